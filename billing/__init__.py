@@ -1,0 +1,1 @@
+"""Billing: plans, entitlements, payment gateways (built in a later issue)."""

@@ -1,0 +1,5 @@
+"""Sign-up, sign-in, sign-out, password reset and the workspace switcher."""
+
+from .views import bp
+
+__all__ = ["bp"]

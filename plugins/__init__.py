@@ -1,0 +1,1 @@
+"""Built-in business modules, each shaped like a third-party plugin."""
