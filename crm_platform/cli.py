@@ -259,6 +259,28 @@ def _create_roles_command() -> click.Command:
     return create_roles
 
 
+def _check_tenancy_command() -> click.Command:
+    @click.command("check-tenancy")
+    @with_appcontext
+    def check_tenancy() -> None:
+        """Check every tenant table: keys lead with tenant_id; RLS enabled, forced, with policy."""
+        from .extensions import db
+        from .schema_rules import model_problems, rls_problems
+        from .tenancy import tenant_tables
+
+        tables = tenant_tables()
+        problems = model_problems(db.metadata, tables)
+        with db.engine.connect() as conn:
+            problems += rls_problems(conn, tables)
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        if problems:
+            raise SystemExit(1)
+        click.echo(f"{len(tables)} tenant tables follow the isolation rules")
+
+    return check_tenancy
+
+
 def register_commands(app: Flask) -> None:
     """Add the core's commands to ``app.cli`` (and ``db create-roles`` to Flask-Migrate's)."""
     for command in (serve_command, worker_command, tenant_group, user_group, demo_command):
@@ -267,6 +289,8 @@ def register_commands(app: Flask) -> None:
 
     if "create-roles" not in db_group.commands:
         db_group.add_command(_create_roles_command())
+    if "check-tenancy" not in db_group.commands:
+        db_group.add_command(_check_tenancy_command())
 
 
 def _create_app() -> Flask:
