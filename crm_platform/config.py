@@ -11,6 +11,11 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+#: The core's message catalogs (``translations/<locale>/LC_MESSAGES/messages.po`` and ``.mo``).
+TRANSLATIONS_DIR = str(Path(__file__).resolve().parent / "translations")
+#: The languages of the UI, with their names as speakers of each write them.
+LANGUAGE_NAMES = {"en": "English", "zh_Hans_CN": "简体中文"}
+
 
 def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
@@ -85,7 +90,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "en",
-        "LANGUAGES": ["en", "zh_Hans_CN"],
+        "LANGUAGES": list(LANGUAGE_NAMES),
+        "BABEL_TRANSLATION_DIRECTORIES": TRANSLATIONS_DIR,
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     }
     cfg.update(overrides)

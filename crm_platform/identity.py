@@ -12,6 +12,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_pgettext
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
@@ -33,11 +35,11 @@ from .tenancy import OWN_MEMBERSHIPS, TenantScoped, utcnow
 
 ROLES: tuple[str, ...] = ("owner", "admin", "manager", "member", "readonly")
 ROLE_LABELS = {
-    "owner": "Owner",
-    "admin": "Admin",
-    "manager": "Manager",
-    "member": "Member",
-    "readonly": "Read-only",
+    "owner": lazy_pgettext("role", "Owner"),
+    "admin": lazy_pgettext("role", "Admin"),
+    "manager": lazy_pgettext("role", "Manager"),
+    "member": lazy_pgettext("role", "Member"),
+    "readonly": lazy_pgettext("role", "Read-only"),
 }
 
 #: Permissions of each role. ``owner`` holds every permission, including ones plugins add.
@@ -67,17 +69,24 @@ RESERVED_SLUGS = frozenset(
 
 
 def role_allows(role: str, permission: str) -> bool:
-    """True when ``role`` grants ``permission``."""
+    """True when ``role`` grants ``permission`` (core roles plus modules' permissions)."""
     perms = ROLE_PERMISSIONS.get(role, frozenset())
-    return "*" in perms or permission in perms
+    if "*" in perms or permission in perms:
+        return True
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return False
+    granted = current_app.extensions.get("crm_module_permissions", {})
+    return role in granted.get(permission, ())
 
 
 def slug_problem(slug: str) -> str | None:
     """Why ``slug`` cannot name a workspace, or ``None`` when its form is acceptable."""
     if not SLUG_RE.match(slug or ""):
-        return "Use 3-40 lowercase letters, digits or hyphens, not starting or ending with '-'."
+        return _("Use 3-40 lowercase letters, digits or hyphens, not starting or ending with '-'.")
     if slug in RESERVED_SLUGS:
-        return "This address is reserved."
+        return _("This address is reserved.")
     return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
 MIN_LENGTH = 10
@@ -58,15 +59,15 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 def password_problem(password: str, *, email: str = "", name: str = "") -> str | None:
     """Why ``password`` is too weak, or ``None`` when it is acceptable."""
     if len(password) < MIN_LENGTH:
-        return f"Use at least {MIN_LENGTH} characters."
+        return _("Use at least %(num)d characters.", num=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        return f"Use at most {MAX_LENGTH} characters."
+        return _("Use at most %(num)d characters.", num=MAX_LENGTH)
     lowered = password.lower()
     if lowered in _COMMON or len(set(lowered)) < 4:
-        return "This password is too common or too simple."
+        return _("This password is too common or too simple.")
     local = email.split("@", 1)[0].lower()
     if (len(local) >= 4 and local in lowered) or (name and name.lower() == lowered):
-        return "Do not use your e-mail address or name as a password."
+        return _("Do not use your e-mail address or name as a password.")
     return None
 
 

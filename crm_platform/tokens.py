@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 PURPOSES = ("reset", "signup", "invite")
@@ -39,9 +40,9 @@ def read_token(purpose: str, token: str, max_age: int) -> dict[str, Any]:
     try:
         data = _serializer(purpose).loads(token, max_age=max_age)
     except SignatureExpired as exc:
-        raise TokenError("This link has expired.", expired=True) from exc
+        raise TokenError(_("This link has expired."), expired=True) from exc
     except BadSignature as exc:
-        raise TokenError("This link is not valid.") from exc
+        raise TokenError(_("This link is not valid.")) from exc
     if not isinstance(data, dict):
-        raise TokenError("This link is not valid.")
+        raise TokenError(_("This link is not valid."))
     return data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields import SelectChoice
@@ -15,12 +16,12 @@ INDUSTRY_CHOICES = [SelectChoice(k, v) for k, v in INDUSTRY_LABELS.items()]
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
-    role = SelectField("Role", choices=ROLE_CHOICES, default="member")
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default="member")
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=ROLE_CHOICES)
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
 
 
 class EmptyForm(FlaskForm):
@@ -28,12 +29,12 @@ class EmptyForm(FlaskForm):
 
 
 class AcceptInvitationForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
-    password = PasswordField("Choose a password", validators=[DataRequired(), Length(max=128)])
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(_l("Choose a password"), validators=[DataRequired(), Length(max=128)])
 
 
 class SettingsForm(FlaskForm):
-    name = StringField("Company name", validators=[DataRequired(), Length(max=200)])
-    industry = SelectField("Industry", choices=INDUSTRY_CHOICES)
-    locale = SelectField("Default language", choices=LOCALE_CHOICES)
-    timezone = StringField("Time zone", validators=[DataRequired(), Length(max=64)])
+    name = StringField(_l("Company name"), validators=[DataRequired(), Length(max=200)])
+    industry = SelectField(_l("Industry"), choices=INDUSTRY_CHOICES)
+    locale = SelectField(_l("Default language"), choices=LOCALE_CHOICES)
+    timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])

@@ -135,7 +135,7 @@ def invite() -> Any:
             "7 days.",
             name=current_user.name,
             workspace=g.tenant.name,
-            role=invitation.role,
+            role=ROLE_LABELS.get(invitation.role, invitation.role),
             link=link,
         ),
     )

@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import refresh
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import DateTime, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
@@ -46,6 +47,7 @@ from .forms import (
     ForgotPasswordForm,
     LoginForm,
     NewWorkspaceForm,
+    ProfileForm,
     ResetPasswordForm,
     SignupForm,
 )
@@ -94,8 +96,14 @@ def _audit_in_user_tenants(user: User, action: str, **details: Any) -> None:
 
 
 def sign_in(user: User, remember: bool = False) -> None:
-    """Sign ``user`` in with a fresh session (the old one is dropped: no fixation)."""
+    """Sign ``user`` in with a fresh session (the old one is dropped: no fixation).
+
+    Only the language a visitor picked on the sign-in page survives.
+    """
+    lang = session.get("lang")
     session.clear()
+    if lang:
+        session["lang"] = lang
     login_user(user, remember=remember)
     user.last_login_at = utcnow()
 
@@ -305,6 +313,27 @@ def workspaces() -> Any:
             return redirect(url_for("workspace.home", tenant_slug=tenant.slug))
     rows = memberships_of_user(current_user.id)
     return render_template("auth/workspaces.html", form=form, rows=rows)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile() -> Any:
+    """The signed-in user's own name and language (empty language: follow the browser)."""
+    user = current_user._get_current_object()
+    form = ProfileForm(name=user.name, locale=user.locale or "")
+    if form.validate_on_submit():
+        name = form.name.data.strip()
+        if name != user.name:
+            _audit_in_user_tenants(user, "user.renamed", **{"from": user.name, "to": name})
+            user.name = name
+        user.locale = form.locale.data or None
+        if user.locale is None:
+            session.pop("lang", None)
+        db.session.commit()
+        refresh()  # the confirmation below already speaks the chosen language
+        flash(_("Your profile was saved."), "success")
+        return redirect(url_for("auth.profile"))
+    return render_template("auth/profile.html", form=form), 400 if form.errors else 200
 
 
 def load_user(identity: str) -> User | None:
