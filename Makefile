@@ -5,12 +5,14 @@ PY := $(VENV)/bin/python
 CRM := $(VENV)/bin/crm
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test lint format clean
+.PHONY: install run test lint format clean translations
 
-$(VENV)/.installed: pyproject.toml
+EXAMPLE_PLUGIN := examples/crm-plugin-hello
+
+$(VENV)/.installed: pyproject.toml $(EXAMPLE_PLUGIN)/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev]" -e $(EXAMPLE_PLUGIN)
 	touch $@
 
 install: $(VENV)/.installed
@@ -33,6 +35,16 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+## Extract the UI's messages, merge them into every catalog, compile the .mo files (commit all).
+## Then translate the new entries in crm_platform/translations/*/LC_MESSAGES/messages.po (no
+## fuzzy or empty ones: tests/test_i18n.py fails on them) and run it again to compile.
+TRANSLATIONS := crm_platform/translations
+translations: install
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 --add-comments=TRANSLATORS: \
+		--project=crm-platform --copyright-holder="CRM platform" -o $(TRANSLATIONS)/messages.pot .
+	$(VENV)/bin/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --ignore-obsolete --no-fuzzy-matching
+	$(VENV)/bin/pybabel compile -d $(TRANSLATIONS) --statistics
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

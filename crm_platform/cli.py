@@ -92,16 +92,24 @@ def _stop_process(proc: subprocess.Popen) -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 @with_appcontext
 def worker_command(burst: bool) -> None:
-    """Run an RQ worker for the app's queue (with the scheduler for retries)."""
+    """Run an RQ worker for the app's queue, with retries and plugins' periodic jobs."""
     from rq import Worker
 
     from .jobs import get_queue, set_worker_app
     from .redis_conn import get_redis
+    from .schedules import start_scheduler_thread
 
     app = current_app._get_current_object()
     set_worker_app(app)
     worker = Worker([get_queue(app)], connection=get_redis(app))
-    worker.work(burst=burst, with_scheduler=True)
+    stop = None
+    if not burst:
+        _, stop = start_scheduler_thread(app)
+    try:
+        worker.work(burst=burst, with_scheduler=True)
+    finally:
+        if stop is not None:
+            stop.set()
 
 
 tenant_group = click.Group("tenant", help="Create, list, suspend and resume tenants.")
@@ -281,9 +289,60 @@ def _check_tenancy_command() -> click.Command:
     return check_tenancy
 
 
+plugin_group = click.Group("plugin", help="Work with plugins.")
+
+
+@plugin_group.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where to create the package folder.",
+)
+def plugin_new(name: str, directory: str) -> None:
+    """Create a plugin package NAME (e.g. 'loyalty') that passes its own test."""
+    from pathlib import Path
+
+    from .scaffold import ScaffoldError, create_plugin
+
+    try:
+        target = create_plugin(name, Path(directory))
+    except ScaffoldError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from exc
+    click.echo(f"created {target}")
+    click.echo(f"next: pip install -e {target} && (cd {target} && pytest)")
+
+
+@plugin_group.command("list")
+@with_appcontext
+def plugin_list() -> None:
+    """Installed plugins and the modules they provide."""
+    from .plugins import get_plugin_manager, module_registry
+
+    registry = module_registry()
+    for name, _plugin in sorted(get_plugin_manager().list_name_plugin()):
+        key = registry.module_of_plugin(name)
+        if key:
+            d = registry.descriptors[key]
+            click.echo(f"{name}: module {key!r} {d.name} {d.version}")
+        else:
+            click.echo(f"{name}: always on")
+
+
 def register_commands(app: Flask) -> None:
     """Add the core's commands to ``app.cli`` (and ``db create-roles`` to Flask-Migrate's)."""
-    for command in (serve_command, worker_command, tenant_group, user_group, demo_command):
+    for command in (
+        serve_command,
+        worker_command,
+        tenant_group,
+        user_group,
+        demo_command,
+        plugin_group,
+    ):
         app.cli.add_command(command)
     from flask_migrate.cli import db as db_group
 
@@ -291,6 +350,9 @@ def register_commands(app: Flask) -> None:
         db_group.add_command(_create_roles_command())
     if "check-tenancy" not in db_group.commands:
         db_group.add_command(_check_tenancy_command())
+    from .migrations_support import upgrade_command
+
+    db_group.add_command(upgrade_command)
 
 
 def _create_app() -> Flask:

@@ -1,7 +1,11 @@
 """Hook specifications: every hook a plugin may implement.
 
-Each stub's docstring is its reference documentation (see ``docs/hooks.md``).
-Hooks are called with keyword arguments; a plugin implements only the ones it needs.
+Each stub's docstring is its reference documentation (``docs/hooks.md`` repeats it with an
+example, and a test fails when a hook is missing there or has no test). Hooks are called with
+keyword arguments; a plugin implements only the ones it needs and may accept only some of the
+arguments. Hooks marked *per tenant* fire only for the modules the current tenant has switched
+on; plugins that declare no module (``crm_module``) are part of every tenant. A plugin that
+raises in a per-tenant hook is logged with its name and skipped; the page still renders.
 """
 
 from __future__ import annotations
@@ -10,23 +14,163 @@ from typing import Any
 
 import pluggy
 
+from .plugin_types import (
+    ApiResource,
+    DomainEvent,
+    ImportTarget,
+    ModuleDescriptor,
+    NavItem,
+    Panel,
+    Schedule,
+    SearchResult,
+    TimelineEntry,
+    Widget,
+)
+
 hookspec = pluggy.HookspecMarker("crm")
+
+
+# ----------------------------------------------------------------- start-up (all plugins)
+
+
+@hookspec(historic=True)
+def crm_addhooks(plugin_manager: pluggy.PluginManager) -> None:
+    """Add hook specifications of your own with ``plugin_manager.add_hookspecs(module)``.
+
+    Called once when the plugin is registered, before any other hook, so that other plugins
+    can implement the hooks this plugin defines (the ERP module does this for connectors).
+    """
+
+
+@hookspec(firstresult=True)
+def crm_module() -> ModuleDescriptor | None:
+    """Return this plugin's ``ModuleDescriptor``: it makes the plugin a switchable module.
+
+    Called once at start-up for each plugin separately. A plugin with no descriptor is part
+    of every tenant (like the core); one with a descriptor is off for a tenant until an owner
+    or admin switches it on (or ``default_on`` is set), and its pages answer 404 while off.
+    """
 
 
 @hookspec
 def crm_blueprints() -> list[Any]:
     """Return Flask blueprints this plugin serves.
 
-    Called once at app start-up. A blueprint whose ``url_prefix`` starts with
-    ``/t/<tenant_slug>`` serves tenant pages: the core resolves the tenant, requires a signed-in
-    member and enters the tenant context before the view runs.
+    Called once at start-up. A blueprint whose ``url_prefix`` starts with ``/t/<tenant_slug>``
+    serves tenant pages: the core resolves the tenant, requires a signed-in member, enters the
+    tenant context and answers 404 while the plugin's module is off for that tenant.
     """
 
 
 @hookspec
-def crm_navigation(membership: Any) -> list[Any]:
+def crm_migration_locations() -> list[str]:
+    """Return directories of Alembic revision files for this plugin's tables.
+
+    Called at start-up. Give your first revision ``branch_labels=("<module key>",)`` and
+    ``depends_on="0001_core"``; ``crm db upgrade`` applies every branch (``heads``). Use
+    ``sdk.secure_tenant_table`` in the revision so row-level security covers your tables.
+    """
+
+
+@hookspec
+def crm_schedules() -> list[Schedule]:
+    """Return ``Schedule(name, func, every)`` entries: periodic jobs.
+
+    The worker's scheduler queues ``func`` (a ``@job``) every ``every`` seconds for each tenant
+    that has the plugin's module on, in that tenant's context.
+    """
+
+
+@hookspec
+def crm_startup(app: Any) -> None:
+    """Called once when the app has been built, with every blueprint registered."""
+
+
+# ----------------------------------------------------------------- module lifecycle
+
+
+@hookspec
+def crm_module_allowed(tenant: Any, module: ModuleDescriptor) -> bool | None:
+    """Return ``False`` to forbid ``tenant`` from switching ``module`` on (e.g. its plan).
+
+    Called for every plugin when the module catalogue is shown and before switching on.
+    ``None`` means no opinion; any ``False`` forbids. Billing implements this.
+    """
+
+
+@hookspec
+def crm_module_enabled(tenant: Any, module: ModuleDescriptor) -> None:
+    """The tenant switched ``module`` on: create its onboarding data (stages, policies...).
+
+    Called only on the plugin that owns ``module``, inside the tenant's context and the same
+    transaction as the switch; raising aborts the switch with nothing written. Must be
+    idempotent: a module switched off and on again finds its earlier data still there.
+    """
+
+
+@hookspec
+def crm_module_disabled(tenant: Any, module: ModuleDescriptor) -> None:
+    """The tenant switched ``module`` off. Data is kept; stop anything running for it."""
+
+
+# ----------------------------------------------------------------- pages (per tenant)
+
+
+@hookspec
+def crm_navigation(membership: Any) -> list[NavItem]:
     """Return ``NavItem`` entries for the workspace navigation of ``membership``.
 
-    Called on each tenant page render, inside the tenant context. Return only items the
-    member may use (check ``membership.can(permission)``).
+    Per tenant, called on each tenant page render. Return only items the member may use
+    (check ``membership.can(permission)``).
+    """
+
+
+@hookspec
+def crm_record_panels(record: Any, kind: str, membership: Any) -> list[Panel]:
+    """Return ``Panel`` entries shown on a customer record page.
+
+    Per tenant. ``kind`` is ``"account"`` or ``"contact"``; ``record`` is the model instance.
+    """
+
+
+@hookspec
+def crm_timeline_entries(record: Any, kind: str) -> list[TimelineEntry]:
+    """Return ``TimelineEntry`` lines for the timeline of a customer record.
+
+    Per tenant. The core merges them with its own activities, newest first.
+    """
+
+
+@hookspec
+def crm_dashboard_widgets(membership: Any) -> list[Widget]:
+    """Return ``Widget`` entries for the workspace home page of ``membership``. Per tenant."""
+
+
+@hookspec
+def crm_search(query: str, membership: Any, limit: int) -> list[SearchResult]:
+    """Return at most ``limit`` ``SearchResult`` hits for the global search box. Per tenant."""
+
+
+# ----------------------------------------------------------------- data in and out (per tenant)
+
+
+@hookspec
+def crm_import_targets() -> list[ImportTarget]:
+    """Return ``ImportTarget`` entries that spreadsheet imports may write to. Per tenant."""
+
+
+@hookspec
+def crm_api_resources() -> list[ApiResource]:
+    """Return ``ApiResource`` entries served under ``/api/v1``.
+
+    Called at start-up; a resource answers 404 for tenants that have its module off.
+    """
+
+
+@hookspec
+def crm_event(event: DomainEvent) -> None:
+    """React to a domain event (``contact.created``, ``account.updated``, ``deal.won``...).
+
+    Per tenant, called inside the tenant's context and the transaction that caused the
+    event, so writes you make commit or roll back with it. Queue slow work as a job.
     """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 import os
 import uuid
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from .tenancy import current_tenant, tenant_context
 F = TypeVar("F", bound=Callable[..., Any])
 _PENDING = "crm_jobs_after_commit"
 _worker_app: Flask | None = None
+log = logging.getLogger(__name__)
 
 
 def get_queue(app: Flask | None = None) -> Queue:
@@ -55,8 +57,11 @@ def enqueue(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Job:
 
 
 def _enqueue(func: Callable[..., Any], tenant: Any, args: tuple, kwargs: dict) -> Job:
+    from .plugins import module_of_callable
+
     app = current_app._get_current_object()
     options = getattr(func, "crm_job_options", {"retries": 3, "timeout": 600})
+    module = options.get("module") or module_of_callable(func)
     return get_queue(app).enqueue(
         run_job,
         _path(func),
@@ -65,7 +70,11 @@ def _enqueue(func: Callable[..., Any], tenant: Any, args: tuple, kwargs: dict) -
         kwargs,
         retry=_retry(app, options["retries"]),
         job_timeout=options["timeout"],
-        meta={"tenant_id": str(tenant.id) if tenant else None, "func": _path(func)},
+        meta={
+            "tenant_id": str(tenant.id) if tenant else None,
+            "func": _path(func),
+            "module": module,
+        },
         description=_path(func),
     )
 
@@ -100,11 +109,22 @@ def _drop_pending_at_end(session: Session, transaction: Any) -> None:
         session.info.pop(_PENDING, None)
 
 
-def job(func: F | None = None, *, retries: int = 3, timeout: int = 600) -> Any:
-    """Mark ``func`` as a job: ``func.enqueue(...)`` queues it in the current tenant context."""
+def job(
+    func: F | None = None, *, retries: int = 3, timeout: int = 600, module: str | None = None
+) -> Any:
+    """Mark ``func`` as a job: ``func.enqueue(...)`` queues it in the current tenant context.
+
+    A job of a plugin's module (found from the function's package, or named by ``module``)
+    does not run for a tenant that has switched the module off by the time it starts: it
+    ends with a ``skipped`` result and its arguments stay on the job record.
+    """
 
     def wrap(f: F) -> F:
-        f.crm_job_options = {"retries": retries, "timeout": timeout}  # type: ignore[attr-defined]
+        f.crm_job_options = {  # type: ignore[attr-defined]
+            "retries": retries,
+            "timeout": timeout,
+            "module": module,
+        }
         f.enqueue = functools.partial(enqueue, f)  # type: ignore[attr-defined]
         f.enqueue_after_commit = functools.partial(enqueue_after_commit, f)  # type: ignore[attr-defined]
         return f
@@ -158,6 +178,18 @@ def _after_fork(app: Flask) -> None:
         app.extensions["crm_pid"] = os.getpid()
 
 
+def _module_off(func: Callable[..., Any]) -> str | None:
+    """Why ``func`` must not run for the tenant in context (its module is off), or ``None``."""
+    from .modules import module_enabled
+    from .plugins import module_of_callable
+
+    current = get_current_job()
+    key = (current.meta.get("module") if current else None) or module_of_callable(func)
+    if key is None or module_enabled(key):
+        return None
+    return f"module {key} is off for this tenant"
+
+
 def _run_in_app(path: str, tenant_id: str | None, args: tuple, kwargs: dict) -> Any:
     from .identity import Tenant
 
@@ -170,6 +202,10 @@ def _run_in_app(path: str, tenant_id: str | None, args: tuple, kwargs: dict) -> 
             if tenant is None:
                 raise LookupError(f"tenant {tenant_id} no longer exists")
             with tenant_context(tenant):
+                skipped = _module_off(func)
+                if skipped:
+                    log.warning("job %s for tenant %s skipped: %s", path, tenant.slug, skipped)
+                    return {"skipped": skipped}
                 result = func(*args, **kwargs)
                 db.session.commit()
                 return result

@@ -15,13 +15,37 @@ from .audit import AuditEvent
 from .audit import record as audit_record
 from .auth.forms import INDUSTRY_LABELS
 from .auth.views import sign_in
+from .customers import Account, Contact
 from .extensions import Base, db
 from .identity import ROLE_LABELS, ROLES, Invitation, Membership, Tenant, User, role_allows
 from .ids import parse_uuid, uuid7
 from .jobs import enqueue_after_commit, job, set_progress
 from .mail import send_mail
+from .migration_ops import add_select_policy, grant_platform_table, secure_tenant_table
+from .modules import (
+    ModuleStatus,
+    disable_module,
+    emit_event,
+    enable_module,
+    installed_modules,
+    module_catalogue,
+    module_enabled,
+    module_settings,
+    save_module_settings,
+)
 from .passwords import password_problem
-from .plugins import NavItem
+from .plugin_types import (
+    ApiResource,
+    DomainEvent,
+    ImportTarget,
+    ModuleDescriptor,
+    NavItem,
+    Panel,
+    Schedule,
+    SearchResult,
+    TimelineEntry,
+    Widget,
+)
 from .provisioning import ValidationFailed, add_member, create_user, find_user, normalise_email
 from .tenancy import (
     NoTenantContext,
@@ -38,6 +62,29 @@ from .tokens import TokenError, make_token, read_token
 hookimpl = pluggy.HookimplMarker("crm")
 
 __all__ = [
+    "Account",
+    "Contact",
+    "ApiResource",
+    "DomainEvent",
+    "ImportTarget",
+    "ModuleDescriptor",
+    "ModuleStatus",
+    "Panel",
+    "Schedule",
+    "SearchResult",
+    "TimelineEntry",
+    "Widget",
+    "add_select_policy",
+    "disable_module",
+    "emit_event",
+    "enable_module",
+    "grant_platform_table",
+    "installed_modules",
+    "module_catalogue",
+    "module_enabled",
+    "module_settings",
+    "save_module_settings",
+    "secure_tenant_table",
     "AuditEvent",
     "INDUSTRY_LABELS",
     "Base",

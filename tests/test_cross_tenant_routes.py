@@ -15,7 +15,8 @@ from conftest import in_tenant, login
 from sqlalchemy import select
 
 from crm_platform.customers import Account, Contact
-from crm_platform.identity import Invitation, Membership
+from crm_platform.identity import Invitation, Membership, Tenant
+from crm_platform.modules import enable_module, installed_modules
 from crm_platform.tenancy import provider_scope, tenant_tables
 from crm_platform.tokens import make_token
 
@@ -33,6 +34,12 @@ def world(app: Any, factory: Any) -> dict[str, Any]:
     a = factory.tenant("alpha", owner_email="owner@alpha.example")
     b = factory.tenant("bravo", owner_email="owner@bravo.example", name="Hidden Bravo")
     factory.member(b, "member@bravo.example", "admin")
+    for tenant in (a, b):  # every module on, so plugin routes reach their own access checks
+        with in_tenant(app, tenant) as session:
+            row = session.get(Tenant, tenant.id)
+            for key in installed_modules():
+                enable_module(row, key)
+            session.commit()
     ids: list[str] = []
     with in_tenant(app, b) as session:
         account = Account(name=SECRETS[0], industry="secret")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import DB_KIND, OWNER_ROLE, PG_ADMIN, _pg_url
+from conftest import DB_KIND, OWNER_ROLE, PG_ADMIN, pg_url
 from sqlalchemy import (
     Column,
     ForeignKeyConstraint,
@@ -131,7 +131,7 @@ def empty_database(tmp_path: Any) -> Iterator[dict[str, str]]:
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" OWNER {OWNER_ROLE}'))
-    url = _pg_url(OWNER_ROLE, name)
+    url = pg_url(OWNER_ROLE, name)
     try:
         yield {"DATABASE_URL": url, "MIGRATION_DATABASE_URL": url, "PROVIDER_DATABASE_URL": url}
     finally:
@@ -156,11 +156,11 @@ def test_upgrade_downgrade_upgrade(empty_database: dict[str, str], app_config: d
     url = empty_database["MIGRATION_DATABASE_URL"]
     application = create_app(config)
     with application.app_context():
-        upgrade()
+        upgrade(revision="heads")
         expected = {t.name for t in db.metadata.sorted_tables}
         assert _tables(url) == expected
         downgrade(revision="base")
         assert _tables(url) == set()
-        upgrade()
+        upgrade(revision="heads")
         assert _tables(url) == expected
         db.engine.dispose()

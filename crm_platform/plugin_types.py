@@ -1,0 +1,154 @@
+"""The small value types plugins return from hooks (re-exported by ``crm_platform.sdk``)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+_KEY = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+
+
+@dataclass(frozen=True)
+class ModuleDescriptor:
+    """What a switchable module is: returned by the ``crm_module`` hook.
+
+    ``key`` is the module's stable identifier (lowercase, ``[a-z][a-z0-9_]+``); ``requires``
+    names other modules' keys that must be on first; ``plan_feature`` is what a billing plan
+    must include (defaults to ``key``); ``permissions`` maps each permission the module adds
+    to the roles that hold it by default (owners hold every permission); ``default_on``
+    switches the module on for new tenants.
+    """
+
+    key: str
+    name: str
+    version: str = "0.1.0"
+    description: str = ""
+    requires: tuple[str, ...] = ()
+    plan_feature: str | None = None
+    permissions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    default_on: bool = False
+    author: str = ""
+
+    def __post_init__(self) -> None:
+        if not _KEY.match(self.key):
+            raise ValueError(f"module key {self.key!r} must match {_KEY.pattern}")
+        object.__setattr__(self, "requires", tuple(self.requires))
+
+    @property
+    def feature(self) -> str:
+        """The plan feature that allows this module."""
+        return self.plan_feature or self.key
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """One entry of the workspace navigation."""
+
+    label: str
+    endpoint: str
+    order: int = 100
+    icon: str = ""
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A panel on a customer record page (``crm_record_panels``).
+
+    ``html`` is already-rendered markup (use ``render_template``); or give ``url`` and the page
+    loads the panel lazily with htmx. ``order`` sorts panels; ``title`` labels the tab.
+    """
+
+    title: str
+    html: str = ""
+    url: str = ""
+    order: int = 100
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One dated line on a record's timeline (``crm_timeline_entries``)."""
+
+    at: datetime
+    title: str
+    body: str = ""
+    kind: str = "note"
+    url: str = ""
+    actor: str = ""
+
+
+@dataclass(frozen=True)
+class Widget:
+    """A dashboard widget (``crm_dashboard_widgets``): rendered HTML and a sort order."""
+
+    title: str
+    html: str
+    order: int = 100
+    size: str = "half"  # "half" or "full" width
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One hit of the global search (``crm_search``)."""
+
+    title: str
+    url: str
+    kind: str
+    subtitle: str = ""
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A job run periodically for every tenant that has the module on (``crm_schedules``).
+
+    ``func`` is a function marked with ``@job``; ``every`` is the period in seconds.
+    """
+
+    name: str
+    func: Callable[..., Any]
+    every: int
+
+
+@dataclass(frozen=True)
+class ImportTarget:
+    """Something rows of a spreadsheet can be imported into (``crm_import_targets``).
+
+    ``fields`` maps a field name to its label; ``import_row(values)`` validates one row and
+    returns the created or updated record, or raises ``ValidationFailed``.
+    """
+
+    key: str
+    label: str
+    fields: Mapping[str, str]
+    import_row: Callable[[dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class ApiResource:
+    """A REST resource under ``/api/v1/<name>`` (``crm_api_resources``).
+
+    ``blueprint`` serves it; ``schema`` is its OpenAPI component schema.
+    """
+
+    name: str
+    blueprint: Any
+    schema: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    """Something that happened in a tenant: ``name`` like ``contact.created``.
+
+    ``record_id`` is the id of the record it is about; ``data`` a JSON-serialisable summary.
+    """
+
+    name: str
+    tenant_id: uuid.UUID
+    record_id: uuid.UUID | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    actor_id: uuid.UUID | None = None

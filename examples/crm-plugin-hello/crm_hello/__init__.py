@@ -1,0 +1,1 @@
+"""An example CRM plugin: greetings to contacts (see README.md)."""
