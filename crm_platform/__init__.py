@@ -6,11 +6,12 @@ import logging
 import os
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, g, request, session
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from . import migrations_support  # noqa: F401 - plugin revision folders
 from .config import load_config
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -20,9 +21,24 @@ MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migra
 
 
 def _select_locale() -> str | None:
-    if current_user and current_user.is_authenticated and current_user.locale:
+    """The user's own language, else the visitor's choice (``?lang=``), else the browser's,
+    else the workspace's default language."""
+    if not request:
+        return None
+    supported = current_app.config["LANGUAGES"]
+    if current_user and current_user.is_authenticated and current_user.locale in supported:
         return current_user.locale
-    return request.accept_languages.best_match(["en", "zh_Hans_CN", "zh"]) if request else None
+    if session.get("lang") in supported:
+        return session["lang"]
+    # Match "zh", "zh-CN", "zh-TW" ... by their primary tag too ("zh" alone finds no catalog).
+    primaries = {code.split("_")[0]: code for code in reversed(supported)}
+    best = request.accept_languages.best_match([*supported, *primaries])
+    if best:
+        return primaries.get(best, best)
+    tenant = g.get("tenant")
+    if tenant is not None and tenant.locale in supported:
+        return tenant.locale
+    return None
 
 
 @event.listens_for(Engine, "connect")
@@ -65,7 +81,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     from .auth import bp as auth_bp
     from .auth.views import PendingSignup, load_user  # noqa: F401
     from .health import bp as health_bp
-    from .plugins import make_plugin_manager
+    from .plugins import make_plugin_manager, module_permissions, register_plugin_blueprints
     from .web import bp as web_bp
     from .web import init_app as init_web
     from .web import tenant_bp
@@ -76,16 +92,16 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
 
     pm = make_plugin_manager([core_plugin, *(plugins or [])])
     app.extensions["crm_plugins"] = pm
+    app.extensions["crm_module_permissions"] = module_permissions(pm)
 
     init_web(app)
     for blueprint in (health_bp, auth_bp, web_bp, tenant_bp):
         app.register_blueprint(blueprint)
-    for blueprints in pm.hook.crm_blueprints():
-        for blueprint in blueprints or []:
-            app.register_blueprint(blueprint)
+    register_plugin_blueprints(app, pm)
     csrf.exempt(health_bp)
-
+    from . import modules  # noqa: F401 - registers the tenant_modules model
     from .cli import register_commands
 
     register_commands(app)
+    pm.hook.crm_startup(app=app)
     return app

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from . import audit
@@ -31,8 +33,16 @@ def normalise_email(email: str) -> str:
     try:
         result = validate_email((email or "").strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValidationFailed({"email": str(exc)}) from exc
+        raise ValidationFailed({"email": _email_problem(exc)}) from exc
     return result.normalized.lower()
+
+
+def _email_problem(exc: EmailNotValidError) -> str:
+    # email-validator explains in English only; other languages get a short message.
+    locale = get_locale()
+    if locale is None or locale.language == "en":
+        return str(exc)
+    return _("Enter a valid e-mail address.")
 
 
 def find_user(email: str) -> User | None:
@@ -51,16 +61,16 @@ def check_new_tenant(name: str, slug: str, industry: str = "generic") -> dict[st
     """Field errors for a new tenant's name, slug and industry (empty when all is well)."""
     errors: dict[str, str] = {}
     if not (name or "").strip():
-        errors["name"] = "Enter the company name."
+        errors["name"] = _("Enter the company name.")
     elif len(name.strip()) > 200:
-        errors["name"] = "Use at most 200 characters."
+        errors["name"] = _("Use at most %(num)d characters.", num=200)
     problem = slug_problem(slug)
     if problem:
         errors["slug"] = problem
     elif slug_taken(slug):
-        errors["slug"] = "This address is already taken."
+        errors["slug"] = _("This address is already taken.")
     if industry not in INDUSTRIES:
-        errors["industry"] = f"Choose one of: {', '.join(INDUSTRIES)}."
+        errors["industry"] = _("Choose one of: %(choices)s.", choices=", ".join(INDUSTRIES))
     return errors
 
 
@@ -76,9 +86,9 @@ def check_new_user(email: str, name: str, password: str | None) -> tuple[str, di
         errors.update(exc.errors)
     else:
         if find_user(email):
-            errors["email"] = "An account with this e-mail address already exists."
+            errors["email"] = _("An account with this e-mail address already exists.")
     if not (name or "").strip():
-        errors["name"] = "Enter your name."
+        errors["name"] = _("Enter your name.")
     problem = None if password is None else password_problem(password, email=email, name=name)
     if problem:
         errors["password"] = problem
@@ -93,7 +103,7 @@ def create_user(
     Pass ``password`` (checked for strength), or ``password_hash`` of one checked earlier.
     """
     if password is None and not password_hash:
-        raise ValidationFailed({"password": "Enter a password."})
+        raise ValidationFailed({"password": _("Enter a password.")})
     email, errors = check_new_user(email, name, password)
     if errors:
         raise ValidationFailed(errors)
@@ -110,7 +120,7 @@ def create_user(
 def add_member(tenant: Tenant, user: User, role: str) -> Membership:
     """Add ``user`` to ``tenant`` with ``role`` (the caller is inside the tenant's context)."""
     if role not in ROLES:
-        raise ValidationFailed({"role": f"Choose one of: {', '.join(ROLES)}."})
+        raise ValidationFailed({"role": _("Choose one of: %(choices)s.", choices=", ".join(ROLES))})
     membership = Membership(user_id=user.id, role=role)
     db.session.add(membership)
     return membership
@@ -129,13 +139,17 @@ def create_tenant(name: str, slug: str, owner: User, *, industry: str = "generic
         add_member(tenant, owner, "owner")
         audit.record("tenant.created", target=slug, actor=owner, details={"name": tenant.name})
         db.session.flush()
+        from .modules import enable_default_modules
+
+        enable_default_modules(tenant)
+        db.session.flush()
     return tenant
 
 
 def set_tenant_status(tenant: Tenant, status: str, *, actor_label: str) -> None:
     """Suspend or resume a tenant (audited in that tenant's log)."""
     if status not in ("active", "suspended"):
-        raise ValidationFailed({"status": "Use active or suspended."})
+        raise ValidationFailed({"status": _("Use active or suspended.")})
     if tenant.status == status:
         return
     tenant.status = status

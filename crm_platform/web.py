@@ -9,6 +9,7 @@ for the rest of the request.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -23,20 +24,72 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
-from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
 
-from .access import get_or_404, require_permission
-from .audit import AuditEvent
-from .customers import Account, Contact
+from .config import LANGUAGE_NAMES
 from .extensions import db
-from .identity import Membership, Tenant, memberships_of_user
+from .identity import ROLE_LABELS, Membership, Tenant, memberships_of_user
 from .mail import OutboxMessage
-from .plugins import NavItem, collect
+from .modules import module_enabled
+from .plugins import NavItem, collect, module_registry
 from .tenancy import enter_tenant, leave_tenant
 
 bp = Blueprint("web", __name__)
 tenant_bp = Blueprint("workspace", __name__, url_prefix="/t/<tenant_slug>")
+
+
+#: Labels of stored values the pages show, by kind (unknown values show as they are).
+VALUE_LABELS: dict[str, dict[str, Any]] = {
+    "role": ROLE_LABELS,
+    "status": {
+        "active": _l("active"),
+        "suspended": _l("suspended"),
+        "pending": _l("pending"),
+        "accepted": _l("accepted"),
+        "revoked": _l("revoked"),
+        "expired": _l("expired"),
+    },
+    "stage": {
+        "prospect": _l("prospect"),
+        "lead": _l("lead"),
+        "customer": _l("customer"),
+        "loyal": _l("loyal"),
+        "churned": _l("churned"),
+    },
+    "mail": {
+        "outbox": _l("outbox"),
+        "queued": _l("queued"),
+        "sent": _l("sent"),
+        "failed": _l("failed"),
+    },
+}
+
+
+def value_label(kind: str, value: str | None) -> Any:
+    """The translated label of a stored ``value`` of ``kind`` (role, status, stage, mail)."""
+    if value is None:
+        return ""
+    return VALUE_LABELS.get(kind, {}).get(value, value)
+
+
+def _visitor_language() -> None:
+    """``?lang=<code>`` on any page remembers a language for this session (signed out too)."""
+    lang = request.args.get("lang")
+    if lang is not None and lang in current_app.config["LANGUAGES"]:
+        session["lang"] = lang
+
+
+def _lang_url(code: str) -> str:
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [code]
+    return request.path + "?" + urlencode(args, doseq=True)
+
+
+def _html_lang() -> str:
+    locale = get_locale()
+    return str(locale).replace("_", "-") if locale else "en"
 
 
 def safe_next(target: str | None) -> str | None:
@@ -75,6 +128,9 @@ def _enter_tenant_for_request() -> Any:
     if membership is None:
         abort(404)
     g.membership = membership
+    module = module_registry().blueprint_module.get(request.blueprint or "")
+    if module is not None and not module_enabled(module):
+        abort(404)
     session["last_tenant"] = tenant.slug
     return None
 
@@ -100,6 +156,7 @@ def init_app(app: Flask) -> None:
         if app.url_map.is_endpoint_expecting(endpoint, "tenant_slug"):
             values["tenant_slug"] = g.tenant.slug
 
+    app.before_request(_visitor_language)
     app.before_request(_enter_tenant_for_request)
     app.teardown_request(_leave_tenant)
 
@@ -120,6 +177,10 @@ def init_app(app: Flask) -> None:
             "workspaces": workspaces,
             "outbox_page": app.config["OUTBOX_PAGE"],
             "get_locale": get_locale,
+            "html_lang": _html_lang,
+            "languages": LANGUAGE_NAMES,
+            "lang_url": _lang_url,
+            "value_label": value_label,
         }
 
     for code in (400, 403, 404, 405, 429, 500):
@@ -159,69 +220,11 @@ def outbox() -> Any:
     return render_template("outbox.html", messages=messages)
 
 
-@tenant_bp.get("/")
-@login_required
-def home() -> Any:
-    """The workspace dashboard: counts and the latest records."""
-    counts = {
-        "accounts": db.session.scalar(select(func.count()).select_from(Account)),
-        "contacts": db.session.scalar(select(func.count()).select_from(Contact)),
-        "members": db.session.scalar(select(func.count()).select_from(Membership)),
-    }
-    recent = db.session.scalars(select(Account).order_by(Account.id.desc()).limit(5)).all()
-    activity = db.session.scalars(
-        select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(5)
-    ).all()
-    return render_template("home.html", counts=counts, recent=recent, activity=activity)
-
-
-PAGE_SIZE = 50
-
-
-@tenant_bp.get("/accounts")
-@require_permission("records.read")
-def accounts() -> Any:
-    """Accounts of the workspace, by name, 50 a page (keyset on name, id)."""
-    stmt = select(Account).order_by(Account.name, Account.id).limit(PAGE_SIZE + 1)
-    after = request.args.get("after", "")
-    if after:
-        name, _, rid = after.rpartition("|")
-        from .ids import parse_uuid
-
-        uid = parse_uuid(rid)
-        if uid is None:
-            abort(400, description="Bad page cursor.")
-        stmt = stmt.where((Account.name > name) | ((Account.name == name) & (Account.id > uid)))
-    rows = db.session.scalars(stmt).all()
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    next_cursor = f"{rows[-1].name}|{rows[-1].id}" if more else None
-    return render_template("accounts.html", accounts=rows, next_cursor=next_cursor)
-
-
-@tenant_bp.get("/accounts/<account_id>")
-@require_permission("records.read")
-def account(account_id: str) -> Any:
-    """One account with its contacts."""
-    acct = get_or_404(Account, account_id)
-    contacts = db.session.scalars(
-        select(Contact).where(Contact.account_id == acct.id).order_by(Contact.last_name)
-    ).all()
-    return render_template("account.html", account=acct, contacts=contacts)
-
-
-@tenant_bp.get("/contacts")
-@require_permission("records.read")
-def contacts() -> Any:
-    """Contacts of the workspace, by last name."""
-    rows = db.session.scalars(
-        select(Contact).order_by(Contact.last_name, Contact.first_name).limit(200)
-    ).all()
-    return render_template("contacts.html", contacts=rows)
-
-
-@tenant_bp.get("/contacts/<contact_id>")
-@require_permission("records.read")
-def contact(contact_id: str) -> Any:
-    """One contact."""
-    return render_template("contact.html", contact=get_or_404(Contact, contact_id))
+# The workspace home and the customer database pages register on ``tenant_bp``.
+from .records import (  # noqa: E402,F401
+    views,
+    views_activities,
+    views_admin,
+    views_data,
+    views_home,
+)

@@ -1,0 +1,267 @@
+"""Writing customer records: validate every field first, then write, emit events.
+
+``create_record``, ``update_record``, ``delete_record`` and ``restore_record`` are the one path
+pages, imports and the API share. Input is a mapping of raw values by field name (custom field
+values under ``"custom"``, by key); a bad value raises :class:`ValidationFailed` with one
+message per field (custom fields as ``cf_<key>``) and nothing is written. The caller commits,
+so the record, its tags, the audit entry and whatever plugins write on the domain event land
+in one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from .. import audit
+from ..customers import LIFECYCLE_STAGES, RECORD_MODELS, SIZES, SOURCES, Account, Contact
+from ..extensions import db
+from ..identity import Membership
+from ..ids import parse_uuid
+from ..modules import emit_event
+from ..provisioning import ValidationFailed
+from ..tenancy import utcnow
+from . import custom_fields
+from .tags import MAX_TAG_LENGTH, MAX_TAGS, split_tags
+from .teams import Team
+from .validation import (
+    clean_choice,
+    clean_date,
+    clean_email,
+    clean_text,
+    clean_website,
+    normalise_phone,
+)
+from .visibility import get_visible_or_404, visible_clause
+
+Cleaner = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A standard field of a record: its label and how a raw value is cleaned."""
+
+    name: str
+    label: Any
+    clean: Cleaner
+    required: bool = False
+
+
+def _required_text(max_length: int, value: Any) -> str:
+    text_value = clean_text(value, max_length)
+    if text_value is None:
+        raise ValueError(_("This field is required."))
+    return text_value
+
+
+def _tags(value: Any) -> list[str]:
+    tags = split_tags(value)
+    if len(tags) > MAX_TAGS:
+        raise ValueError(_("Use at most %(num)d tags.", num=MAX_TAGS))
+    if any(len(t) > MAX_TAG_LENGTH for t in tags):
+        raise ValueError(_("A tag can have at most %(num)d characters.", num=MAX_TAG_LENGTH))
+    return tags
+
+
+def _member(value: Any) -> uuid.UUID | None:
+    if value in (None, ""):
+        return None
+    uid = parse_uuid(value)
+    found = uid and db.session.scalar(select(Membership.user_id).where(Membership.user_id == uid))
+    if not found:
+        raise ValueError(_("Choose a member of this workspace."))
+    return uid
+
+
+def _team(value: Any) -> uuid.UUID | None:
+    if value in (None, ""):
+        return None
+    tid = parse_uuid(value)
+    if tid is None or db.session.scalar(select(Team.id).where(Team.id == tid)) is None:
+        raise ValueError(_("Choose one of the teams."))
+    return tid
+
+
+def _stage(default: str, value: Any) -> str:
+    return clean_choice(value or default, LIFECYCLE_STAGES, required=True)  # type: ignore[return-value]
+
+
+_COMMON = (
+    FieldSpec("email", _l("E-mail"), clean_email),
+    FieldSpec("phone", _l("Phone"), normalise_phone),
+    FieldSpec("region", _l("Region"), partial(clean_text, max_length=80)),
+    FieldSpec("address", _l("Address"), partial(clean_text, max_length=500, multiline=True)),
+    FieldSpec("source", _l("Source"), partial(clean_choice, choices=SOURCES)),
+    FieldSpec("owner_id", _l("Owner"), _member),
+    FieldSpec("team_id", _l("Team"), _team),
+    FieldSpec("tags", _l("Tags"), _tags),
+    FieldSpec("notes", _l("Notes"), partial(clean_text, max_length=10000, multiline=True)),
+)
+
+ACCOUNT_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("name", _l("Company name"), partial(_required_text, 200), required=True),
+    FieldSpec("industry", _l("Industry"), partial(clean_text, max_length=80)),
+    FieldSpec("size", _l("Size"), partial(clean_choice, choices=SIZES)),
+    FieldSpec("website", _l("Website"), clean_website),
+    FieldSpec("lifecycle_stage", _l("Lifecycle stage"), partial(_stage, "prospect")),
+    *_COMMON,
+)
+
+CONTACT_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("first_name", _l("First name"), partial(_required_text, 100), required=True),
+    FieldSpec("last_name", _l("Last name"), partial(clean_text, max_length=100)),
+    FieldSpec("title", _l("Job title"), partial(clean_text, max_length=120)),
+    FieldSpec("account_id", _l("Account"), lambda v: v),  # checked in _check_account
+    FieldSpec("lifecycle_stage", _l("Lifecycle stage"), partial(_stage, "lead")),
+    *_COMMON,
+    FieldSpec("birthday", _l("Birthday"), clean_date),
+    FieldSpec("anniversary", _l("Anniversary"), clean_date),
+)
+
+FIELDS: dict[str, tuple[FieldSpec, ...]] = {"account": ACCOUNT_FIELDS, "contact": CONTACT_FIELDS}
+
+
+def kind_of(record: Any) -> str:
+    """``"account"`` or ``"contact"``."""
+    return type(record).__crm_kind__
+
+
+def _check_account(value: Any, membership: Any) -> uuid.UUID | None:
+    if value in (None, ""):
+        return None
+    aid = parse_uuid(value)
+    stmt = select(Account.id).where(Account.id == aid, Account.deleted_at.is_(None))
+    clause = visible_clause(Account, membership) if membership is not None else None
+    if clause is not None:
+        stmt = stmt.where(clause)
+    if aid is None or db.session.scalar(stmt) is None:
+        raise ValueError(_("Choose one of the accounts."))
+    return aid
+
+
+def check_values(
+    kind: str,
+    data: Mapping[str, Any],
+    *,
+    record: Any = None,
+    membership: Any = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Clean ``data`` for a new record or an update: (standard values, custom values).
+
+    On an update only the fields present in ``data`` change. Raises ``ValidationFailed``.
+    """
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for spec in FIELDS[kind]:
+        if record is not None and spec.name not in data:
+            continue
+        raw = data.get(spec.name)
+        try:
+            if spec.name == "account_id":
+                values[spec.name] = _check_account(raw, membership)
+            else:
+                values[spec.name] = spec.clean(raw)
+        except ValueError as exc:
+            errors[spec.name] = str(exc)
+    if kind == "contact" and "last_name" in values and values["last_name"] is None:
+        values["last_name"] = ""
+    fields = custom_fields.fields_of(kind)
+    existing = dict(record.custom or {}) if record is not None else {}
+    raw_custom = {f.key: existing.get(f.key) for f in fields}
+    raw_custom.update(data.get("custom") or {})
+    custom, custom_errors = custom_fields.clean_values(fields, raw_custom, existing)
+    errors.update(custom_errors)
+    if errors:
+        raise ValidationFailed(errors)
+    return values, custom
+
+
+def _label(record: Any) -> str:
+    return (record.display_name or "")[:254]
+
+
+def create_record(
+    kind: str, data: Mapping[str, Any], *, actor: Any = None, membership: Any = None
+) -> Account | Contact:
+    """Validate and add a new account or contact; emits ``<kind>.created``. Caller commits."""
+    values, custom = check_values(kind, data, membership=membership)
+    if values.get("owner_id") is None and "owner_id" not in data and actor is not None:
+        values["owner_id"] = _member_or_none(actor)
+    record = RECORD_MODELS[kind](**values, custom=custom)
+    db.session.add(record)
+    db.session.flush()
+    emit_event(
+        f"{kind}.created", record_id=record.id, data={"name": record.display_name}, actor=actor
+    )
+    return record
+
+
+def _member_or_none(actor: Any) -> uuid.UUID | None:
+    uid = getattr(actor, "id", None)
+    if uid is None:
+        return None
+    return db.session.scalar(select(Membership.user_id).where(Membership.user_id == uid))
+
+
+def update_record(
+    record: Any, data: Mapping[str, Any], *, actor: Any = None, membership: Any = None
+) -> list[str]:
+    """Validate and apply ``data`` to ``record``; emits ``<kind>.updated`` when anything
+    changed. Returns the names of the changed fields. Caller commits."""
+    kind = kind_of(record)
+    values, custom = check_values(kind, data, record=record, membership=membership)
+    changed = [name for name, value in values.items() if getattr(record, name) != value]
+    for name in changed:
+        setattr(record, name, values[name])
+    old_custom = dict(record.custom or {})
+    changed_custom = sorted(
+        k for k in set(old_custom) | set(custom) if old_custom.get(k) != custom.get(k)
+    )
+    if changed_custom:
+        record.custom = custom
+        changed += [f"cf_{k}" for k in changed_custom]
+    if changed:
+        record.updated_at = utcnow()
+        db.session.flush()
+        emit_event(
+            f"{kind}.updated",
+            record_id=record.id,
+            data={"name": record.display_name, "changed": changed},
+            actor=actor,
+        )
+    return changed
+
+
+def delete_record(record: Any, *, actor: Any = None) -> None:
+    """Move ``record`` to the trash; emits ``<kind>.deleted``. Caller commits."""
+    if record.deleted_at is not None:
+        return
+    kind = kind_of(record)
+    record.deleted_at = utcnow()
+    db.session.flush()
+    audit.record(f"{kind}.deleted", target=_label(record), details={"id": str(record.id)})
+    emit_event(f"{kind}.deleted", record_id=record.id, data={"name": _label(record)}, actor=actor)
+
+
+def restore_record(record: Any, *, actor: Any = None) -> None:
+    """Bring ``record`` back from the trash; emits ``<kind>.restored``. Caller commits."""
+    if record.deleted_at is None:
+        return
+    kind = kind_of(record)
+    record.deleted_at = None
+    record.merged_into_id = None
+    db.session.flush()
+    audit.record(f"{kind}.restored", target=_label(record), details={"id": str(record.id)})
+    emit_event(f"{kind}.restored", record_id=record.id, data={"name": _label(record)}, actor=actor)
+
+
+def get_record(kind: str, record_id: Any, membership: Any, *, deleted: bool = False) -> Any:
+    """The live (or trashed) record ``record_id`` of ``kind`` that ``membership`` sees, or 404."""
+    return get_visible_or_404(RECORD_MODELS[kind], record_id, membership, deleted=deleted)
