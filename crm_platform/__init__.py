@@ -78,6 +78,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     login_manager.login_message = None
 
     from . import audit, customers, identity, mail, tenancy  # noqa: F401 - register models
+    from .api import models as api_models  # noqa: F401 - API keys
     from .auth import bp as auth_bp
     from .auth.views import PendingSignup, load_user  # noqa: F401
     from .health import bp as health_bp
@@ -89,8 +90,9 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     login_manager.user_loader(load_user)
 
     from . import core_plugin
+    from .webhooks import plugin as webhooks_plugin
 
-    pm = make_plugin_manager([core_plugin, *(plugins or [])])
+    pm = make_plugin_manager([core_plugin, webhooks_plugin, *(plugins or [])])
     app.extensions["crm_plugins"] = pm
     app.extensions["crm_module_permissions"] = module_permissions(pm)
 
@@ -98,6 +100,9 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     for blueprint in (health_bp, auth_bp, web_bp, tenant_bp):
         app.register_blueprint(blueprint)
     register_plugin_blueprints(app, pm)
+    from .api import init_app as init_api
+
+    init_api(app, pm)
     csrf.exempt(health_bp)
     from . import modules  # noqa: F401 - registers the tenant_modules model
     from .cli import register_commands

@@ -84,6 +84,11 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "TOKEN_MAX_AGE_INVITE": int(env.get("CRM_TOKEN_MAX_AGE_INVITE", str(7 * 24 * 3600))),
         "JOBS_QUEUE": env.get("CRM_JOBS_QUEUE", "crm"),
         "JOBS_RETRY_INTERVALS": env.get("CRM_JOBS_RETRY_INTERVALS", "10,60,300"),
+        # Outbound webhooks: private addresses are refused unless allowed (SSRF guard).
+        "WEBHOOKS_ALLOW_PRIVATE": _bool(env.get("CRM_WEBHOOKS_ALLOW_PRIVATE")),
+        "WEBHOOKS_TIMEOUT": float(env.get("CRM_WEBHOOKS_TIMEOUT", "5")),
+        "WEBHOOKS_MAX_ATTEMPTS": int(env.get("CRM_WEBHOOKS_MAX_ATTEMPTS", "6")),
+        "WEBHOOKS_RETRY_INTERVALS": env.get("CRM_WEBHOOKS_RETRY_INTERVALS", "30,120,600,3600"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool(env.get("CRM_SECURE_COOKIES")),
@@ -93,6 +98,10 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "LANGUAGES": list(LANGUAGE_NAMES),
         "BABEL_TRANSLATION_DIRECTORIES": TRANSLATIONS_DIR,
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # Spreadsheet imports and exports (the import upload has its own size bound).
+        "IMPORT_MAX_BYTES": int(env.get("CRM_IMPORT_MAX_BYTES", str(20 * 1024 * 1024))),
+        "IMPORT_MAX_ROWS": int(env.get("CRM_IMPORT_MAX_ROWS", "200000")),
+        "EXPORT_XLSX_MAX_ROWS": int(env.get("CRM_EXPORT_XLSX_MAX_ROWS", "100000")),
     }
     cfg.update(overrides)
     if not cfg.get("SECRET_KEY"):

@@ -7,7 +7,7 @@ from typing import Any
 import pluggy
 from flask_babel import gettext as _
 
-from .plugin_types import SearchResult
+from .plugin_types import ImportTarget, SearchResult
 from .plugins import NavItem
 
 hookimpl = pluggy.HookimplMarker("crm")
@@ -24,8 +24,11 @@ def crm_navigation(membership: Any) -> list[NavItem]:
             NavItem(_("Contacts"), "workspace.contacts", order=20),
             NavItem(_("My tasks"), "workspace.tasks", order=30),
         ]
+    if membership.can("records.write"):
+        items.append(NavItem(_("Import"), "workspace.imports", order=40))
     if membership.can("settings.manage"):
         items.append(NavItem(_("Custom fields"), "workspace.custom_fields", order=905))
+        items.append(NavItem(_("API keys"), "api_keys.index", order=912))
     return items
 
 
@@ -35,3 +38,11 @@ def crm_search(query: str, membership: Any, limit: int) -> list[SearchResult]:
     from .records.search import search_records
 
     return search_records(query, membership, limit)
+
+
+@hookimpl
+def crm_import_targets() -> list[ImportTarget]:
+    """Accounts and contacts, with the tenant's custom fields (see ``crm_platform.dataio``)."""
+    from .dataio.core_targets import core_targets
+
+    return core_targets()

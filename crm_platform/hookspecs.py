@@ -163,7 +163,9 @@ def crm_import_targets() -> list[ImportTarget]:
 def crm_api_resources() -> list[ApiResource]:
     """Return ``ApiResource`` entries served under ``/api/v1``.
 
-    Called at start-up; a resource answers 404 for tenants that have its module off.
+    Called at start-up; each blueprint is registered under ``/api/v1/<name>`` (make it with
+    ``sdk.api_blueprint``), authenticated with the API key like the core's resources, and
+    answers 404 for tenants that have its module off.
     """
 
 

@@ -15,6 +15,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, has_app_context
@@ -56,13 +57,27 @@ def enqueue(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Job:
     return _enqueue(func, current_tenant(), args, kwargs)
 
 
-def _enqueue(func: Callable[..., Any], tenant: Any, args: tuple, kwargs: dict) -> Job:
+def enqueue_in(seconds: float, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Job:
+    """Queue ``func(*args, **kwargs)`` to run in ``seconds`` (the worker's scheduler moves it
+    to the queue then), in the current tenant's context; ``0`` or less queues it now."""
+    return _enqueue(func, current_tenant(), args, kwargs, delay=seconds)
+
+
+def _enqueue(
+    func: Callable[..., Any], tenant: Any, args: tuple, kwargs: dict, delay: float = 0
+) -> Job:
     from .plugins import module_of_callable
 
     app = current_app._get_current_object()
     options = getattr(func, "crm_job_options", {"retries": 3, "timeout": 600})
     module = options.get("module") or module_of_callable(func)
-    return get_queue(app).enqueue(
+    queue = get_queue(app)
+    schedule = (
+        functools.partial(queue.enqueue_in, timedelta(seconds=delay))
+        if delay > 0
+        else queue.enqueue
+    )
+    return schedule(
         run_job,
         _path(func),
         str(tenant.id) if tenant else None,

@@ -119,13 +119,24 @@ class ImportTarget:
     """Something rows of a spreadsheet can be imported into (``crm_import_targets``).
 
     ``fields`` maps a field name to its label; ``import_row(values)`` validates one row and
-    returns the created or updated record, or raises ``ValidationFailed``.
+    returns the created or updated record, or raises ``ValidationFailed`` (the row is then
+    reported as rejected). Optional: ``required`` fields must be mapped to a column;
+    ``aliases`` gives more header names that suggest a field (``{"email": ("mail",)}``);
+    ``permission`` is what a member needs to import; ``dedupe_fields`` name the fields that
+    find an existing record (the page then offers the skip / update / create rule) and
+    ``batch(dedupe=, membership=, actor=)`` returns a batch importer that checks and writes
+    many rows at once (see ``docs/import-export.md``; the core's accounts and contacts do).
     """
 
     key: str
     label: str
     fields: Mapping[str, str]
     import_row: Callable[[dict[str, Any]], Any]
+    required: tuple[str, ...] = ()
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    permission: str = "records.write"
+    dedupe_fields: tuple[str, ...] = ()
+    batch: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)

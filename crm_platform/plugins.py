@@ -38,6 +38,8 @@ class ModuleRegistry:
     descriptors: dict[str, ModuleDescriptor] = field(default_factory=dict)
     plugin_module: dict[str, str] = field(default_factory=dict)  # plugin name -> module key
     blueprint_module: dict[str, str] = field(default_factory=dict)  # blueprint -> module key
+    #: (plugin name, ApiResource) of every plugin's ``crm_api_resources`` (registered by the API)
+    api_resources: list[tuple[str, Any]] = field(default_factory=list)
 
     def module_of_plugin(self, plugin_name: str) -> str | None:
         """The module key of a plugin, or ``None`` for an always-on plugin."""
@@ -223,5 +225,6 @@ def register_plugin_blueprints(app: Flask, pm: pluggy.PluginManager) -> None:
     for impl in pm.hook.crm_api_resources.get_hookimpls():
         key = registry.module_of_plugin(impl.plugin_name)
         for resource in impl.function() or []:
+            registry.api_resources.append((impl.plugin_name, resource))
             if key is not None:
                 registry.blueprint_module[resource.blueprint.name] = key

@@ -11,11 +11,15 @@ import pluggy
 from flask_login import current_user, login_required
 
 from .access import get_or_404, has_permission, public_tenant_view, require_permission
+from .api.errors import ApiError, api_error
+from .api.helpers import api_blueprint, api_doc, api_page
+from .api.helpers import json_body as api_json
 from .audit import AuditEvent
 from .audit import record as audit_record
 from .auth.forms import INDUSTRY_LABELS
 from .auth.views import sign_in
 from .customers import Account, Contact
+from .dataio.engine import RowResult, SourceRow
 from .extensions import Base, db
 from .identity import ROLE_LABELS, ROLES, Invitation, Membership, Tenant, User, role_allows
 from .ids import parse_uuid, uuid7
@@ -62,11 +66,19 @@ from .tokens import TokenError, make_token, read_token
 hookimpl = pluggy.HookimplMarker("crm")
 
 __all__ = [
+    "ApiError",
+    "api_blueprint",
+    "api_doc",
+    "api_error",
+    "api_json",
+    "api_page",
     "Account",
     "Contact",
     "ApiResource",
     "DomainEvent",
     "ImportTarget",
+    "RowResult",
+    "SourceRow",
     "ModuleDescriptor",
     "ModuleStatus",
     "Panel",

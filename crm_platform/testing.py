@@ -31,6 +31,7 @@ __all__ = [
     "factory",
     "in_tenant",
     "login",
+    "make_api_key",
     "pg_url",
     "pytest_collection_modifyitems",
     "pytest_configure",
@@ -325,6 +326,23 @@ def login(client: Any, email: str, password: str = PASSWORD) -> Any:
     if 'name="csrf_token"' in page.text:
         data["csrf_token"] = csrf_token_from(page.text)
     return client.post("/login", data=data)
+
+
+def make_api_key(
+    app: Any, tenant: Any, email: str, scope: str = "read_write", name: str = "test key"
+) -> str:
+    """Issue an API key of ``tenant`` created by the member ``email``; returns the full key
+    (send it as ``Authorization: Bearer <key>``)."""
+    from sqlalchemy import select
+
+    from crm_platform.api.models import issue_key
+    from crm_platform.identity import Tenant, User
+
+    with in_tenant(app, tenant) as session:
+        user = session.scalars(select(User).where(User.email == email)).one()
+        _, token = issue_key(session.get(Tenant, tenant.id), name, scope, user)
+        session.commit()
+        return token
 
 
 def post_with_csrf(client: Any, page: str, url: str, data: dict[str, Any] | None = None) -> Any:

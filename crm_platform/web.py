@@ -189,7 +189,11 @@ def init_app(app: Flask) -> None:
 
 def _error_page(exc: Any) -> Any:
     code = getattr(exc, "code", 500) or 500
-    if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
+    if request.path.startswith("/api/"):
+        from .api.errors import error_response
+
+        return error_response(exc)
+    if request.accept_mimetypes.best == "application/json":
         return {"error": {"code": code, "message": getattr(exc, "description", "Error")}}, code
     return render_template("errors/error.html", code=code, error=exc), code
 
@@ -220,7 +224,9 @@ def outbox() -> Any:
     return render_template("outbox.html", messages=messages)
 
 
-# The workspace home and the customer database pages register on ``tenant_bp``.
+# The workspace home, the customer database and the import/export pages register on
+# ``tenant_bp``.
+from .dataio import views as dataio_views  # noqa: E402,F401
 from .records import (  # noqa: E402,F401
     views,
     views_activities,

@@ -285,7 +285,7 @@ def test_unknown_url_and_method(app: Any, client: Any) -> None:
     assert page.status_code == 404 and "Not found" in page.text
     assert client.delete("/login").status_code == 405
     api = client.get("/api/v1/nothing")
-    assert api.status_code == 404 and api.json["error"]["code"] == 404
+    assert api.status_code == 404 and api.json["error"]["code"] == "not_found"
 
 
 # =========================================================================== health

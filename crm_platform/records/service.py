@@ -70,21 +70,29 @@ def _tags(value: Any) -> list[str]:
     return tags
 
 
-def _member(value: Any) -> uuid.UUID | None:
+def _member(value: Any, known: frozenset[uuid.UUID] | None = None) -> uuid.UUID | None:
     if value in (None, ""):
         return None
     uid = parse_uuid(value)
-    found = uid and db.session.scalar(select(Membership.user_id).where(Membership.user_id == uid))
+    if known is not None:
+        found = uid in known
+    else:
+        stmt = select(Membership.user_id).where(Membership.user_id == uid)
+        found = uid is not None and db.session.scalar(stmt) is not None
     if not found:
         raise ValueError(_("Choose a member of this workspace."))
     return uid
 
 
-def _team(value: Any) -> uuid.UUID | None:
+def _team(value: Any, known: frozenset[uuid.UUID] | None = None) -> uuid.UUID | None:
     if value in (None, ""):
         return None
     tid = parse_uuid(value)
-    if tid is None or db.session.scalar(select(Team.id).where(Team.id == tid)) is None:
+    if known is not None:
+        found = tid in known
+    else:
+        found = tid is not None and db.session.scalar(select(Team.id).where(Team.id == tid))
+    if not found:
         raise ValueError(_("Choose one of the teams."))
     return tid
 
@@ -133,10 +141,39 @@ def kind_of(record: Any) -> str:
     return type(record).__crm_kind__
 
 
-def _check_account(value: Any, membership: Any) -> uuid.UUID | None:
+@dataclass
+class CheckContext:
+    """What :func:`check_values` would otherwise query for every record, fetched once.
+
+    Bulk writers (imports) build one with :func:`check_context` and pass it to each
+    ``check_values`` call, which then runs no query at all: ``account_ids`` holds the ids of
+    the live accounts the member may see that the caller has looked up (in batches).
+    """
+
+    custom_fields: list[Any]
+    member_ids: frozenset[uuid.UUID]
+    team_ids: frozenset[uuid.UUID]
+    account_ids: set[uuid.UUID]
+
+
+def check_context(kind: str) -> CheckContext:
+    """A :class:`CheckContext` for ``kind`` records (accounts to be added by the caller)."""
+    return CheckContext(
+        custom_fields=custom_fields.fields_of(kind),
+        member_ids=frozenset(db.session.scalars(select(Membership.user_id))),
+        team_ids=frozenset(db.session.scalars(select(Team.id))),
+        account_ids=set(),
+    )
+
+
+def _check_account(value: Any, membership: Any, context: CheckContext | None = None) -> Any:
     if value in (None, ""):
         return None
     aid = parse_uuid(value)
+    if context is not None:
+        if aid is None or aid not in context.account_ids:
+            raise ValueError(_("Choose one of the accounts."))
+        return aid
     stmt = select(Account.id).where(Account.id == aid, Account.deleted_at.is_(None))
     clause = visible_clause(Account, membership) if membership is not None else None
     if clause is not None:
@@ -152,10 +189,12 @@ def check_values(
     *,
     record: Any = None,
     membership: Any = None,
+    context: CheckContext | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Clean ``data`` for a new record or an update: (standard values, custom values).
 
     On an update only the fields present in ``data`` change. Raises ``ValidationFailed``.
+    With a ``context`` (see :func:`check_context`) it runs no query: a pure per-row check.
     """
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
@@ -165,14 +204,18 @@ def check_values(
         raw = data.get(spec.name)
         try:
             if spec.name == "account_id":
-                values[spec.name] = _check_account(raw, membership)
+                values[spec.name] = _check_account(raw, membership, context)
+            elif context is not None and spec.name == "owner_id":
+                values[spec.name] = _member(raw, context.member_ids)
+            elif context is not None and spec.name == "team_id":
+                values[spec.name] = _team(raw, context.team_ids)
             else:
                 values[spec.name] = spec.clean(raw)
         except ValueError as exc:
             errors[spec.name] = str(exc)
     if kind == "contact" and "last_name" in values and values["last_name"] is None:
         values["last_name"] = ""
-    fields = custom_fields.fields_of(kind)
+    fields = context.custom_fields if context is not None else custom_fields.fields_of(kind)
     existing = dict(record.custom or {}) if record is not None else {}
     raw_custom = {f.key: existing.get(f.key) for f in fields}
     raw_custom.update(data.get("custom") or {})

@@ -9,6 +9,7 @@ from flask import render_template, url_for
 from sqlalchemy import func, select
 
 from crm_platform.sdk import (
+    ApiResource,
     DomainEvent,
     ModuleDescriptor,
     NavItem,
@@ -49,6 +50,14 @@ def crm_blueprints() -> list[Any]:
     from .views import bp
 
     return [bp]
+
+
+@hookimpl
+def crm_api_resources() -> list[ApiResource]:
+    """``/api/v1/greetings``: list and queue greetings with an API key."""
+    from .api import SCHEMA, bp
+
+    return [ApiResource("greetings", bp, SCHEMA)]
 
 
 @hookimpl

@@ -1,0 +1,68 @@
+"""Per-key rate limits of the API, counted in Flask-Limiter's storage (Redis).
+
+:func:`api_rate_limit` is the one place that says how many requests a key may make; billing
+will make it depend on the tenant's plan. Buckets are per tenant and key.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from flask import current_app, g
+from limits import parse_many
+
+from ..extensions import limiter
+from .errors import ApiError
+
+DEFAULT_RATE_LIMIT = "600 per minute"
+
+
+def api_rate_limit() -> str:
+    """The rate limit of API keys (``CRM_API_RATELIMIT``, e.g. ``"600 per minute"``).
+
+    Several limits may be given separated by ``;``. Read through this function only: a plan
+    may later raise or lower it for the tenant in context (``g.tenant``).
+    """
+    return current_app.config.get("API_RATELIMIT") or DEFAULT_RATE_LIMIT
+
+
+def check_rate_limit(tenant_id: Any, key_id: Any) -> None:
+    """Count one request of a key; raise a 429 :class:`ApiError` with Retry-After when over."""
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return
+    strategy = limiter.limiter
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "crm-rl")
+    identifiers = (prefix, "api", str(tenant_id), str(key_id))
+    tightest: tuple[int, int, float] | None = None
+    for item in parse_many(api_rate_limit()):
+        if not strategy.hit(item, *identifiers):
+            stats = strategy.get_window_stats(item, *identifiers)
+            retry = max(1, math.ceil(stats.reset_time - time.time()))
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"Rate limit of {item} exceeded; retry in {retry} seconds.",
+                headers={
+                    "Retry-After": str(retry),
+                    "X-RateLimit-Limit": str(item.amount),
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(math.ceil(stats.reset_time)),
+                },
+            )
+        stats = strategy.get_window_stats(item, *identifiers)
+        if tightest is None or stats.remaining < tightest[1]:
+            tightest = (item.amount, stats.remaining, stats.reset_time)
+    g.crm_api_rate = tightest
+
+
+def rate_limit_headers(response: Any) -> Any:
+    """Add ``X-RateLimit-*`` headers of the request's tightest limit to ``response``."""
+    rate = g.get("crm_api_rate")
+    if rate is not None:
+        amount, remaining, reset = rate
+        response.headers.setdefault("X-RateLimit-Limit", str(amount))
+        response.headers.setdefault("X-RateLimit-Remaining", str(max(0, remaining)))
+        response.headers.setdefault("X-RateLimit-Reset", str(math.ceil(reset)))
+    return response

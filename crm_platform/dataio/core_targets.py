@@ -1,0 +1,491 @@
+"""The core's import targets, accounts and contacts, with a fast batch importer.
+
+Every row goes through the records service's own validation (:func:`check_values`, given a
+:class:`CheckContext` so it runs no query per row). Per chunk of rows there is one query for
+the accounts that contacts name, one for existing records that match (dedupe), then one bulk
+``INSERT`` of the new records (and one of their tags); updated records go through the ORM.
+
+Friendly input: the owner may be given as a member's e-mail, the team and (for contacts) the
+account by name; stage, size and source by their value or their label in any language; a
+multiple-choice custom field as ``a, b``. New records without an owner get the importer;
+without a source, ``import``.
+
+Dedupe: contacts match on e-mail, accounts on name (compared like duplicate detection:
+case-, width- and punctuation-blind) or website (scheme and ``www.`` ignored), among the live
+records the importer may see. A row matching an earlier row of the same file is rejected.
+Bulk imports emit no ``<kind>.created`` events: the import emits one ``<target>.imported``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
+
+from ..customers import LIFECYCLE_STAGES, RECORD_MODELS, SIZES, SOURCES, Account, name_key
+from ..extensions import db
+from ..identity import Membership, User
+from ..ids import parse_uuid, uuid7
+from ..plugin_types import ImportTarget
+from ..provisioning import ValidationFailed
+from ..records.custom_fields import ENTITY_LABELS
+from ..records.labels import SIZE_LABELS, SOURCE_LABELS, STAGE_LABELS
+from ..records.service import FIELDS, check_context, check_values
+from ..records.tags import RecordTag, tag_key
+from ..records.teams import Team
+from ..records.validation import clean_email
+from ..records.visibility import live_and_visible
+from ..tenancy import require_tenant, utcnow
+from .bulk import bulk_insert, prefer_custom_plans
+from .engine import RowResult, SourceRow
+from .mapping import header_key
+
+TARGET_KEYS = {"account": "accounts", "contact": "contacts"}
+KINDS = {v: k for k, v in TARGET_KEYS.items()}
+DEDUPE_FIELDS = {"account": ("name", "website"), "contact": ("email",)}
+REQUIRED = {"account": ("name",), "contact": ("first_name",)}
+#: More header names that suggest a field (compared with :func:`header_key`).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "name": (
+        "company",
+        "company name",
+        "account",
+        "account name",
+        "organisation",
+        "organization",
+        "公司",
+        "公司名称",
+        "客户名称",
+        "企业名称",
+    ),
+    "first_name": ("first", "firstname", "given name", "forename", "名"),
+    "last_name": ("last", "lastname", "surname", "family name", "姓", "姓氏"),
+    "email": (
+        "email",
+        "e-mail address",
+        "email address",
+        "mail",
+        "邮箱",
+        "电子邮件",
+        "电子邮箱",
+        "邮件",
+    ),
+    "phone": (
+        "telephone",
+        "tel",
+        "mobile",
+        "phone number",
+        "cell",
+        "电话",
+        "手机",
+        "手机号",
+        "联系电话",
+    ),
+    "title": ("title", "position", "job", "职位", "职务"),
+    "account_id": (
+        "account",
+        "company",
+        "company name",
+        "organisation",
+        "organization",
+        "公司",
+        "客户",
+        "公司名称",
+    ),
+    "owner_id": ("owner", "owner e-mail", "account owner", "负责人"),
+    "team_id": ("team", "团队"),
+    "lifecycle_stage": ("stage", "status", "lifecycle", "阶段"),
+    "website": ("web", "url", "homepage", "site", "网站", "网址"),
+    "industry": ("sector", "行业"),
+    "region": ("city", "province", "state", "area", "地区", "城市", "省份"),
+    "address": ("street", "地址"),
+    "tags": ("tag", "labels", "标签"),
+    "notes": ("note", "comments", "description", "备注"),
+    "source": ("lead source", "来源"),
+    "size": ("employees", "company size", "规模"),
+    "birthday": ("date of birth", "birth date", "dob", "生日"),
+}
+_MULTI_SPLIT = re.compile(r"[,;，；、]")
+
+
+def _label_variants(labels: dict[str, Any]) -> dict[str, list[str]]:
+    """Each label in every language of the UI, by key."""
+    out: dict[str, list[str]] = {k: [] for k in labels}
+    for code in current_app.config.get("LANGUAGES", ["en"]):
+        with force_locale(code):
+            for key, label in labels.items():
+                out[key].append(str(label))
+    return out
+
+
+def _choice_map(values: Sequence[str], labels: dict[str, Any]) -> dict[str, str]:
+    out = {header_key(v): v for v in values}
+    for value, variants in _label_variants({v: labels[v] for v in values if v in labels}).items():
+        for variant in variants:
+            out.setdefault(header_key(variant), value)
+    return out
+
+
+def import_fields(kind: str) -> tuple[dict[str, str], dict[str, tuple[str, ...]], list[Any]]:
+    """Fields by name with their labels, aliases (labels in every language) and custom fields."""
+    from ..records.custom_fields import fields_of
+
+    specs = FIELDS[kind]
+    custom = fields_of(kind)
+    fields = {spec.name: str(spec.label) for spec in specs}
+    fields.update({f"cf_{f.key}": f.label for f in custom})
+    variants = _label_variants({spec.name: spec.label for spec in specs})
+    aliases = {name: tuple(variants.get(name, [])) + ALIASES.get(name, ()) for name in fields}
+    return fields, aliases, custom
+
+
+def core_targets() -> list[ImportTarget]:
+    """The accounts and contacts targets of the tenant in context."""
+    out = []
+    for kind in ("account", "contact"):
+        fields, aliases, custom = import_fields(kind)
+        required = REQUIRED[kind] + tuple(
+            f"cf_{f.key}" for f in custom if f.required and f.type != "checkbox"
+        )
+        out.append(
+            ImportTarget(
+                key=TARGET_KEYS[kind],
+                label=str(ENTITY_LABELS[kind]),
+                fields=fields,
+                import_row=partial(import_one, kind),
+                required=required,
+                aliases=aliases,
+                permission="records.write",
+                dedupe_fields=DEDUPE_FIELDS[kind],
+                batch=partial(RecordImporter, kind),
+            )
+        )
+    return out
+
+
+def import_one(kind: str, values: dict[str, Any]) -> Any:
+    """Import one row (``import_row`` of the core targets); returns the new record's id."""
+    importer = RecordImporter(kind, dedupe="create")
+    (result,) = importer.check([SourceRow(0, [], {k: str(v) for k, v in values.items()})])
+    if result.action == "reject":
+        raise ValidationFailed(result.errors)
+    importer.write([result])
+    return result.payload[2]
+
+
+def website_host(value: Any) -> str | None:
+    """A web address reduced to its host for matching (no scheme, ``www.`` or path)."""
+    text = str(value or "").strip().lower()
+    if not text:
+        return None
+    text = re.sub(r"^[a-z]+://", "", text)
+    text = text.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if text.startswith("www."):
+        text = text[4:]
+    return text or None
+
+
+def _host_variants(host: str) -> list[str]:
+    return [
+        f"{scheme}{www}{host}{slash}"
+        for scheme in ("https://", "http://")
+        for www in ("", "www.")
+        for slash in ("", "/")
+    ]
+
+
+class RecordImporter:
+    """The batch importer of accounts or contacts (see the module docstring)."""
+
+    checks_before_writing = True
+
+    def __init__(
+        self, kind: str, *, dedupe: str = "skip", membership: Any = None, actor: Any = None
+    ) -> None:
+        self.kind = kind
+        self.model = RECORD_MODELS[kind]
+        self.dedupe = dedupe
+        self.membership = membership
+        self.context = check_context(kind)
+        self.custom = {f"cf_{f.key}": f for f in self.context.custom_fields}
+        rows = db.session.execute(
+            select(Membership.user_id, User.email).join(User, User.id == Membership.user_id)
+        )
+        self.members = {email.lower(): str(uid) for uid, email in rows}
+        self.teams = {
+            name_key(name): str(tid) for tid, name in db.session.execute(select(Team.id, Team.name))
+        }
+        self.choices = {
+            "lifecycle_stage": _choice_map(LIFECYCLE_STAGES, STAGE_LABELS),
+            "size": _choice_map(SIZES, SIZE_LABELS),
+            "source": _choice_map(SOURCES, SOURCE_LABELS),
+        }
+        actor_id = getattr(actor, "id", None)
+        self.default_owner = actor_id if actor_id in self.context.member_ids else None
+        self.tenant_id = require_tenant().id
+        prefer_custom_plans()
+        self.seen: dict[str, int] = {}
+        self.columns = [c.key for c in self.model.__table__.columns]
+
+    # ------------------------------------------------------------------ preparing rows
+
+    def _prepare(self, values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+        """Raw cells → data for ``check_values``, and errors found on the way."""
+        data: dict[str, Any] = {}
+        custom: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for name, raw in values.items():
+            if name.startswith("cf_"):
+                f = self.custom.get(name)
+                if f is None:
+                    continue
+                custom[f.key] = (
+                    [p for p in _MULTI_SPLIT.split(raw)]
+                    if (f.type == "multi_choice" and raw)
+                    else raw
+                )
+            else:
+                data[name] = raw
+        for name, known in self.choices.items():
+            raw = data.get(name)
+            if raw:
+                data[name] = known.get(header_key(raw), raw)
+        if data.get("tags"):
+            data["tags"] = [t for t in _MULTI_SPLIT.split(data["tags"])]
+        owner = data.get("owner_id")
+        if owner and parse_uuid(owner) is None:
+            found = self.members.get(owner.lower())
+            if found is None:
+                errors["owner_id"] = _("No member has the e-mail address “%(email)s”.", email=owner)
+            data["owner_id"] = found
+        team = data.get("team_id")
+        if team and parse_uuid(team) is None:
+            found = self.teams.get(name_key(team))
+            if found is None:
+                errors["team_id"] = _("No team is called “%(name)s”.", name=team)
+            data["team_id"] = found
+        data["custom"] = custom
+        return data, errors
+
+    def _resolve_accounts(self, prepared: list[tuple[dict[str, Any], dict[str, str]]]) -> None:
+        refs = {d["account_id"] for d, _e in prepared if d.get("account_id")}
+        if not refs:
+            return
+        ids = {u for u in (parse_uuid(r) for r in refs) if u is not None}
+        names = {name_key(r) for r in refs if parse_uuid(r) is None} - {""}
+        stmt = (
+            select(Account.id, Account.name_key)
+            .where(
+                *live_and_visible(Account, self.membership),
+                or_(Account.id.in_(ids), Account.name_key.in_(names)),
+            )
+            .order_by(Account.id)
+        )
+        by_name: dict[str, uuid.UUID] = {}
+        found: set[uuid.UUID] = set()
+        for aid, key in db.session.execute(stmt):
+            found.add(aid)
+            by_name.setdefault(key, aid)
+        self.context.account_ids.update(found)
+        for data, errors in prepared:
+            ref = data.get("account_id")
+            if not ref:
+                continue
+            aid = parse_uuid(ref)
+            if aid is None:
+                aid = by_name.get(name_key(ref))
+                if aid is None:
+                    errors["account_id"] = _("No account is called “%(name)s”.", name=ref)
+            data["account_id"] = str(aid) if aid else None
+
+    # ------------------------------------------------------------------ dedupe
+
+    def _keys(self, data: dict[str, Any]) -> list[str]:
+        if self.kind == "contact":
+            try:
+                email = clean_email(data.get("email"))
+            except ValueError:
+                email = None
+            return [f"e:{email}"] if email else []
+        keys = []
+        nk = name_key(data.get("name"))
+        if nk:
+            keys.append(f"n:{nk}")
+        host = website_host(data.get("website"))
+        if host:
+            keys.append(f"w:{host}")
+        return keys
+
+    def _existing(self, all_keys: list[list[str]]) -> dict[str, Any]:
+        """Live, visible records matching any of the keys (one query), by key."""
+        flat = {k for keys in all_keys for k in keys}
+        if not flat or self.dedupe == "create":
+            return {}
+        model = self.model
+        wanted: Any = model if self.dedupe == "update" else model.id
+        if self.kind == "contact":
+            emails = [k[2:] for k in flat]
+            columns = (model.email,)
+            where: Any = model.email.in_(emails)
+        else:
+            names = [k[2:] for k in flat if k.startswith("n:")]
+            hosts = [k[2:] for k in flat if k.startswith("w:")]
+            variants = [v for h in hosts for v in _host_variants(h)]
+            where = or_(model.name_key.in_(names), func.lower(model.website).in_(variants))
+            columns = (model.name_key, model.website)
+        stmt = (
+            select(wanted, *columns)
+            .where(*live_and_visible(model, self.membership), where)
+            .order_by(model.id)
+        )
+        matches: dict[str, Any] = {}
+        for row in db.session.execute(stmt):
+            found = row[0]
+            if self.kind == "contact":
+                matches.setdefault(f"e:{row[1]}", found)
+            else:
+                matches.setdefault(f"n:{row[1]}", found)
+                host = website_host(row[2])
+                if host:
+                    matches.setdefault(f"w:{host}", found)
+        return matches
+
+    # ------------------------------------------------------------------ the protocol
+
+    def check(self, rows: Sequence[SourceRow], *, preview: bool = False) -> list[RowResult]:
+        """What each row will do; no writes (see :class:`~.engine.BatchImporter`)."""
+        prepared = [self._prepare(r.values) for r in rows]
+        if self.kind == "contact":
+            self._resolve_accounts(prepared)
+        keys = [self._keys(data) for data, _e in prepared]
+        existing = self._existing(keys)
+        out = []
+        for row, (data, errors), row_keys in zip(rows, prepared, keys, strict=True):
+            result = self._check_row(row, data, errors, row_keys, existing)
+            if result.action != "reject":
+                for key in row_keys:
+                    self.seen.setdefault(key, row.line)
+            if preview:
+                result.shown = self._shown(row, result)
+            out.append(result)
+        return out
+
+    def _check_row(
+        self,
+        row: SourceRow,
+        data: dict[str, Any],
+        errors: dict[str, str],
+        keys: list[str],
+        existing: dict[str, Any],
+    ) -> RowResult:
+        for key in keys:
+            if key in self.seen:
+                name = {"e": "email", "n": "name", "w": "website"}[key[0]]
+                errors.setdefault(name, _("Same as line %(line)d.", line=self.seen[key]))
+        if errors:
+            # Report every problem of the row at once, not only the first ones found.
+            try:
+                check_values(self.kind, data, context=self.context)
+            except ValidationFailed as exc:
+                errors = {**exc.errors, **errors}
+            return RowResult(row.line, "reject", errors=errors)
+        match = next((existing[k] for k in keys if k in existing), None)
+        try:
+            if match is not None and self.dedupe == "skip":
+                return RowResult(row.line, "skip")
+            if match is not None and self.dedupe == "update":
+                changes = {k: v for k, v in data.items() if k != "custom" and v not in (None, "")}
+                changes["custom"] = {k: v for k, v in data["custom"].items() if v not in ("", [])}
+                values, custom = check_values(
+                    self.kind, changes, record=match, context=self.context
+                )
+                return RowResult(row.line, "update", payload=(values, custom, match))
+            values, custom = check_values(self.kind, data, context=self.context)
+        except ValidationFailed as exc:
+            return RowResult(row.line, "reject", errors=dict(exc.errors))
+        if values.get("owner_id") is None:
+            values["owner_id"] = self.default_owner
+        if values.get("source") is None:
+            values["source"] = "import"
+        return RowResult(row.line, "create", payload=(values, custom, uuid7()))
+
+    def _shown(self, row: SourceRow, result: RowResult) -> dict[str, Any]:
+        """The row's values as they will be stored (for the preview)."""
+        if result.action not in ("create", "update"):
+            return dict(row.values)
+        values, custom, _x = result.payload
+        shown: dict[str, Any] = {}
+        for name, raw in row.values.items():
+            if name in ("owner_id", "team_id", "account_id"):
+                shown[name] = raw
+            elif name.startswith("cf_"):
+                value = custom.get(name[3:])
+                shown[name] = ", ".join(map(str, value)) if isinstance(value, list) else value
+            else:
+                value = values.get(name, raw)
+                shown[name] = ", ".join(value) if isinstance(value, list) else value
+        return shown
+
+    def write(self, results: Sequence[RowResult]) -> None:
+        """Insert the new records in bulk, apply updates; nothing is committed here."""
+        now = utcnow()
+        rows: list[dict[str, Any]] = []
+        tags: list[dict[str, Any]] = []
+        blank = dict.fromkeys(self.columns)
+        for result in results:
+            if result.action == "create":
+                values, custom, rid = result.payload
+                row = {
+                    **blank,
+                    **values,
+                    "tenant_id": self.tenant_id,
+                    "id": rid,
+                    "custom": custom,
+                    "tags": values.get("tags") or [],
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                if self.kind == "contact":
+                    row["name_key"] = name_key(values.get("first_name"), values.get("last_name"))
+                else:
+                    row["name_key"] = name_key(values.get("name"))
+                rows.append(row)
+                for tag in dict.fromkeys(tag_key(t) for t in row["tags"]):
+                    if tag:
+                        tags.append(
+                            {
+                                "tenant_id": self.tenant_id,
+                                "id": uuid7(),
+                                "kind": self.kind,
+                                "record_id": rid,
+                                "tag": tag,
+                            }
+                        )
+            elif result.action == "update":
+                values, custom, record = result.payload
+                self._apply(record, values, custom, now)
+        if rows:
+            bulk_insert(self.model.__table__, rows)
+        if tags:
+            bulk_insert(RecordTag.__table__, tags)
+        db.session.flush()
+
+    @staticmethod
+    def _apply(record: Any, values: dict[str, Any], custom: dict[str, Any], now: Any) -> None:
+        changed = False
+        for name, value in values.items():
+            if getattr(record, name) != value:
+                setattr(record, name, value)
+                changed = True
+        if dict(record.custom or {}) != custom:
+            record.custom = custom
+            changed = True
+        if changed:
+            record.updated_at = now

@@ -1,0 +1,269 @@
+"""Checking and writing rows: the part of an import that previews and the job share.
+
+Rows go through a *batch importer* in chunks: ``check(rows)`` validates a chunk without
+writing (dedupe lookups are one query per chunk) and says what each row will do (create,
+update, skip, or reject with a message per field); ``write(results)`` writes the accepted
+rows of the chunk (bulk inserts). :func:`run_rows` drives a whole file through one importer
+inside the caller's transaction and collects the rejected rows into a report; the caller
+commits once, so either every accepted row is written or, on any failure, none is.
+
+Targets that only give ``import_row`` get :class:`RowByRow`: each row is written in a
+savepoint, and a row whose ``import_row`` raises ``ValidationFailed`` is rolled back and
+rejected (such targets cannot tell before writing, so their preview shows rows unchecked).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from flask_babel import gettext as _
+
+from ..extensions import db
+from ..plugin_types import ImportTarget
+from ..provisioning import ValidationFailed
+from .reading import Row, unescape_cell
+
+CHUNK = 2000
+PREVIEW_ROWS = 20
+#: Rejections kept for the page; the downloadable report has them all.
+SHOWN_REJECTIONS = 500
+ROW_ERROR = "_row"
+
+
+class ImportProblem(RuntimeError):
+    """Why a whole import cannot run (its message is meant for people)."""
+
+
+@dataclass
+class SourceRow:
+    """One spreadsheet row: its line number, its cells, and the mapped raw values by field."""
+
+    line: int
+    cells: list[str]
+    values: dict[str, str]
+
+
+@dataclass
+class RowResult:
+    """What importing one row does: ``create``, ``update``, ``skip`` or ``reject``."""
+
+    line: int
+    action: str
+    errors: dict[str, str] = field(default_factory=dict)
+    shown: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+    payload: Any = None
+
+
+class BatchImporter(Protocol):
+    """What ``ImportTarget.batch(dedupe=, membership=, actor=)`` returns."""
+
+    #: False when rows are only checked while they are written (no real preview).
+    checks_before_writing: bool
+
+    def check(self, rows: Sequence[SourceRow], *, preview: bool = False) -> list[RowResult]:
+        """What each row will do, without writing anything."""
+
+    def write(self, results: Sequence[RowResult]) -> None:
+        """Write the rows whose action is ``create`` or ``update`` (may reject some)."""
+
+
+class RowByRow:
+    """The batch importer of a target that has only ``import_row``."""
+
+    checks_before_writing = False
+
+    def __init__(self, target: ImportTarget) -> None:
+        self.target = target
+
+    def check(self, rows: Sequence[SourceRow], *, preview: bool = False) -> list[RowResult]:
+        return [RowResult(r.line, "create", shown=dict(r.values), payload=r.values) for r in rows]
+
+    def write(self, results: Sequence[RowResult]) -> None:
+        for result in results:
+            if result.action != "create":
+                continue
+            try:
+                with db.session.begin_nested():
+                    self.target.import_row(dict(result.payload))
+            except ValidationFailed as exc:
+                result.action, result.errors = "reject", dict(exc.errors)
+
+
+def make_importer(
+    target: ImportTarget, *, dedupe: str, membership: Any, actor: Any
+) -> BatchImporter:
+    """The batch importer of ``target`` for one import."""
+    if target.batch is not None:
+        return target.batch(dedupe=dedupe, membership=membership, actor=actor)
+    return RowByRow(target)
+
+
+def source_rows(
+    rows: Iterable[Row], width: int, mapping: Sequence[str | None], *, padded: bool
+) -> Iterator[SourceRow | RowResult]:
+    """Mapped rows, or a rejection for a row whose cells do not fit the header."""
+    columns = [(i, f) for i, f in enumerate(mapping) if f]
+    for line, cells in rows:
+        extra = cells[width:]
+        if (extra and any(c.strip() for c in extra)) or (len(cells) < width and not padded):
+            message = _(
+                "This line has %(cells)d cells but the header names %(columns)d columns.",
+                cells=len(cells),
+                columns=width,
+            )
+            yield RowResult(line, "reject", errors={ROW_ERROR: message}, payload=cells)
+            continue
+        values = {f: unescape_cell(cells[i]) if i < len(cells) else "" for i, f in columns}
+        yield SourceRow(line, cells, values)
+
+
+def reasons(errors: Mapping[str, str], labels: Mapping[str, Any]) -> list[str]:
+    """A row's errors as lines for people: ``E-mail: Enter a valid e-mail address.``"""
+    out = []
+    for name, message in errors.items():
+        if name == ROW_ERROR or name not in labels:
+            out.append(str(message))
+        else:
+            out.append(f"{labels[name]}: {message}")
+    return out
+
+
+def report_cell(value: str) -> str:
+    """A cell of a report or export that spreadsheets will not run as a formula."""
+    from .exporting import safe_cell
+
+    return safe_cell(value)
+
+
+@dataclass
+class Outcome:
+    """What a whole import did."""
+
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    rejections: list[list[Any]] = field(default_factory=list)
+    report: bytes | None = None
+
+    @property
+    def rows(self) -> int:
+        """Rows read."""
+        return self.created + self.updated + self.skipped + self.rejected
+
+
+class Report:
+    """The rejected rows as CSV: line, problems, then the row's own cells."""
+
+    def __init__(self, headers: Sequence[str]) -> None:
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer)
+        self.writer.writerow([_("Line"), _("Problems"), *map(report_cell, headers)])
+        self.count = 0
+
+    def add(self, line: int, problems: list[str], cells: Sequence[str]) -> None:
+        self.count += 1
+        self.writer.writerow([line, report_cell(" | ".join(problems)), *map(report_cell, cells)])
+
+    def payload(self) -> bytes | None:
+        if not self.count:
+            return None
+        return gzip.compress(("\ufeff" + self.buffer.getvalue()).encode("utf-8"))
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def run_rows(
+    rows: Iterable[Row],
+    *,
+    headers: Sequence[str],
+    mapping: Sequence[str | None],
+    padded: bool,
+    importer: BatchImporter,
+    labels: Mapping[str, Any],
+    max_rows: int,
+    progress: Callable[[int], None] | None = None,
+    chunk_size: int | None = None,
+) -> Outcome:
+    """Check and write every row, chunk by chunk, in the caller's transaction.
+
+    Raises :class:`ImportProblem` when the file has more than ``max_rows`` rows (after
+    writing nothing the caller will keep: it rolls back).
+    """
+    outcome = Outcome()
+    report = Report(headers)
+    seen = 0
+    mapped = source_rows(rows, len(headers), mapping, padded=padded)
+    for chunk in _chunks(mapped, chunk_size or CHUNK):
+        seen += len(chunk)
+        if seen > max_rows:
+            raise ImportProblem(
+                _(
+                    "The file has more than %(num)s rows: split it and import the parts.",
+                    num=f"{max_rows:,}",
+                )
+            )
+        early = [r for r in chunk if isinstance(r, RowResult)]
+        sources = [r for r in chunk if isinstance(r, SourceRow)]
+        results = importer.check(sources)
+        importer.write(results)
+        by_line = {s.line: s.cells for s in sources}
+        for result in early:
+            by_line[result.line] = result.payload
+        for result in sorted([*early, *results], key=lambda r: r.line):
+            if result.action == "create":
+                outcome.created += 1
+            elif result.action == "update":
+                outcome.updated += 1
+            elif result.action == "skip":
+                outcome.skipped += 1
+            else:
+                outcome.rejected += 1
+                problems = reasons(result.errors, labels)
+                if len(outcome.rejections) < SHOWN_REJECTIONS:
+                    outcome.rejections.append([result.line, problems])
+                report.add(result.line, problems, by_line.get(result.line) or [])
+        if progress is not None:
+            progress(seen)
+    outcome.report = report.payload()
+    return outcome
+
+
+def preview(
+    rows: Iterable[Row],
+    *,
+    headers: Sequence[str],
+    mapping: Sequence[str | None],
+    padded: bool,
+    importer: BatchImporter,
+    size: int = PREVIEW_ROWS,
+) -> list[tuple[SourceRow | None, RowResult]]:
+    """The first ``size`` rows as they will be imported (nothing is written)."""
+    out: list[tuple[SourceRow | None, RowResult]] = []
+    sources: list[SourceRow] = []
+    for item in source_rows(rows, len(headers), mapping, padded=padded):
+        if isinstance(item, RowResult):
+            out.append((None, item))
+        else:
+            sources.append(item)
+        if len(out) + len(sources) >= size:
+            break
+    results = importer.check(sources, preview=True) if sources else []
+    out += list(zip(sources, results, strict=True))
+    out.sort(key=lambda pair: pair[1].line)
+    return out
