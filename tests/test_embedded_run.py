@@ -220,7 +220,7 @@ def test_one_command_runs_the_product_on_embedded_defaults(tmp_path):
         job = Job.fetch(job.id, connection=redis)
         wait_for(
             lambda: job.get_status(refresh=True) in (JobStatus.FINISHED, JobStatus.FAILED),
-            30,
+            90,  # the work horse imports the whole app first: slow on a loaded 2-core machine
             "the job to run",
         )
         assert job.get_status() == JobStatus.FINISHED, job.latest_result()
