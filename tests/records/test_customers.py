@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from conftest import in_tenant, login
-from helpers_records import Recorder, add, app_with, dispose, listed, record
+from helpers_records import Recorder, add, listed, record
 from helpers_web import events, post_form
 from sqlalchemy import func, select
 
@@ -16,31 +16,6 @@ from crm_platform.provisioning import ValidationFailed
 from crm_platform.records.service import create_record, update_record
 from crm_platform.records.tags import RecordTag, split_tags
 from crm_platform.records.validation import normalise_phone
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def app(app: Any, app_config: dict[str, Any], recorder: Recorder) -> Any:
-    application = app_with(app_config, recorder)
-    yield application
-    dispose(application)
-
-
-@pytest.fixture
-def acme(factory: Any) -> Any:
-    return factory.tenant("acme", owner_email="owner@acme.example", name="Acme Works")
-
-
-@pytest.fixture
-def owner(app: Any, acme: Any) -> Any:
-    client = app.test_client()
-    assert login(client, "owner@acme.example").status_code == 302
-    return client
-
 
 # --------------------------------------------------------------------------- values
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import in_tenant, login
-from helpers_records import Recorder, add, app_with, dispose, listed, record, user_id
+from helpers_records import Recorder, add, listed, record, user_id
 from helpers_web import field_error, flashes, hrefs, post_form
 from sqlalchemy import select
 
@@ -17,30 +17,6 @@ from crm_platform.customers import Account
 from crm_platform.records.activities import Activity
 
 HX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def app(app: Any, app_config: dict[str, Any], recorder: Recorder) -> Any:
-    application = app_with(app_config, recorder)
-    yield application
-    dispose(application)
-
-
-@pytest.fixture
-def acme(factory: Any) -> Any:
-    return factory.tenant("acme", owner_email="owner@acme.example", name="Acme Works")
-
-
-@pytest.fixture
-def owner(app: Any, acme: Any) -> Any:
-    client = app.test_client()
-    assert login(client, "owner@acme.example").status_code == 302
-    return client
 
 
 def _client(app: Any, email: str) -> Any:

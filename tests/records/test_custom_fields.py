@@ -16,18 +16,6 @@ from crm_platform.records.custom_fields import CustomField
 FIELDS = "/t/acme/settings/fields"
 
 
-@pytest.fixture
-def acme(factory: Any) -> Any:
-    return factory.tenant("acme", owner_email="owner@acme.example", name="Acme Works")
-
-
-@pytest.fixture
-def owner(app: Any, acme: Any) -> Any:
-    client = app.test_client()
-    assert login(client, "owner@acme.example").status_code == 302
-    return client
-
-
 def _field(app: Any, tenant: Any, key: str) -> CustomField:
     with in_tenant(app, tenant) as session:
         field = session.scalars(select(CustomField).where(CustomField.key == key)).one()

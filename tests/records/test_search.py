@@ -6,31 +6,12 @@ import re
 from typing import Any
 
 import pytest
-from conftest import in_tenant, login
-from helpers_records import Recorder, add, app_with, dispose
+from conftest import in_tenant
+from helpers_records import add
 from helpers_web import post_form
 
 from crm_platform.identity import Membership
 from crm_platform.plugins import collect
-
-
-@pytest.fixture
-def app(app: Any, app_config: dict[str, Any]) -> Any:
-    application = app_with(app_config, Recorder())
-    yield application
-    dispose(application)
-
-
-@pytest.fixture
-def acme(factory: Any) -> Any:
-    return factory.tenant("acme", owner_email="owner@acme.example", name="Acme Works")
-
-
-@pytest.fixture
-def owner(app: Any, acme: Any) -> Any:
-    client = app.test_client()
-    assert login(client, "owner@acme.example").status_code == 302
-    return client
 
 
 @pytest.fixture
