@@ -20,7 +20,7 @@ from .modules import module_enabled
 from .plugin_types import Schedule
 from .plugins import get_plugin_manager, module_registry
 from .redis_conn import get_redis
-from .tenancy import tenant_context
+from .tenancy import TenantRef, tenant_context
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 15
@@ -41,13 +41,16 @@ def enqueue_due_schedules(app: Flask, *, force: bool = False) -> dict[str, int]:
     """Queue each due schedule for every tenant that has its module on; jobs queued per name."""
     redis = get_redis(app)
     queued: dict[str, int] = {}
+    tenants: list[TenantRef] | None = None
     with app.app_context():
         for module_key, schedule in plugin_schedules(app):
             lock = f"crm:{app.config['JOBS_QUEUE']}:schedule:{schedule.name}"
             if not force and not redis.set(lock, "1", nx=True, ex=max(1, schedule.every)):
                 continue
             queued[schedule.name] = 0
-            tenants = db.session.scalars(select(Tenant).where(Tenant.status == "active")).all()
+            if tenants is None:  # read once per tick, and only when a schedule is due
+                active = select(Tenant.id, Tenant.slug).where(Tenant.status == "active")
+                tenants = [TenantRef(tid, slug) for tid, slug in db.session.execute(active)]
             for tenant in tenants:
                 with tenant_context(tenant):
                     if module_key is None or module_enabled(module_key):

@@ -180,28 +180,27 @@ def edit(webhook_id: str) -> Any:
     return render_template("webhooks/form.html", form=form, hook=hook, all_events=ALL), status
 
 
+def _set_active(webhook_id: str, active: bool, message: str) -> Any:
+    hook = _hook(webhook_id)
+    _check_button()
+    if service.set_active(hook, active, actor=current_user):
+        db.session.commit()
+        flash(message, "success")
+    return _back(hook)
+
+
 @bp.post("/<webhook_id>/enable")
 @require_permission("settings.manage")
 def enable(webhook_id: str) -> Any:
     """Start sending events to the webhook again."""
-    hook = _hook(webhook_id)
-    _check_button()
-    if service.set_active(hook, True, actor=current_user):
-        db.session.commit()
-        flash(_("Webhook enabled."), "success")
-    return _back(hook)
+    return _set_active(webhook_id, True, _("Webhook enabled."))
 
 
 @bp.post("/<webhook_id>/disable")
 @require_permission("settings.manage")
 def disable(webhook_id: str) -> Any:
     """Stop sending events to the webhook (its deliveries are kept)."""
-    hook = _hook(webhook_id)
-    _check_button()
-    if service.set_active(hook, False, actor=current_user):
-        db.session.commit()
-        flash(_("Webhook disabled: no events are sent to it."), "success")
-    return _back(hook)
+    return _set_active(webhook_id, False, _("Webhook disabled: no events are sent to it."))
 
 
 @bp.post("/<webhook_id>/rotate-secret")

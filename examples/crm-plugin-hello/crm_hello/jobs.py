@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import select
 
-from crm_platform.sdk import Contact, db, job, send_mail, set_progress, utcnow
+from crm_platform.sdk import Contact, db, job, require_tenant, send_mail, set_progress, utcnow
 
 from .models import Greeting
 
@@ -14,7 +14,7 @@ from .models import Greeting
 @job(retries=3)
 def send_greeting(greeting_id: str) -> str:
     """Mail one greeting to its contact and mark it sent (idempotent: sent ones are skipped)."""
-    greeting = db.session.get(Greeting, (_tenant_id(), uuid.UUID(greeting_id)))
+    greeting = db.session.get(Greeting, (require_tenant().id, uuid.UUID(greeting_id)))
     if greeting is None or greeting.status == "sent":
         return "nothing to do"
     contact = db.session.scalars(select(Contact).where(Contact.id == greeting.contact_id)).one()
@@ -32,9 +32,3 @@ def send_queued_greetings() -> int:
         send_greeting(str(greeting_id))
         set_progress(done, len(queued), "sending greetings")
     return len(queued)
-
-
-def _tenant_id() -> uuid.UUID:
-    from crm_platform.sdk import require_tenant
-
-    return require_tenant().id
