@@ -97,6 +97,9 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     app.extensions["crm_module_permissions"] = module_permissions(pm)
 
     init_web(app)
+    from .charts import register as register_charts
+
+    register_charts(app)
     for blueprint in (health_bp, auth_bp, web_bp, tenant_bp):
         app.register_blueprint(blueprint)
     register_plugin_blueprints(app, pm)
