@@ -1,1 +1,5 @@
-"""Billing: plans, entitlements, payment gateways (built in a later issue)."""
+"""Billing: plans, subscriptions, entitlements, payment gateways (local and Stripe), webhooks.
+
+A built-in plugin (entry point ``billing = "billing.plugin"``) that imports only
+``crm_platform.sdk``; see ``docs/billing.md``.
+"""

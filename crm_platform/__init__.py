@@ -77,12 +77,13 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
 
-    from . import audit, customers, identity, mail, tenancy  # noqa: F401 - register models
+    from . import audit, customers, identity, mail, orders, tenancy  # noqa: F401 - register models
     from .api import models as api_models  # noqa: F401 - API keys
     from .auth import bp as auth_bp
     from .auth.views import PendingSignup, load_user  # noqa: F401
     from .health import bp as health_bp
     from .plugins import make_plugin_manager, module_permissions, register_plugin_blueprints
+    from .provider.views import bp as provider_bp
     from .web import bp as web_bp
     from .web import init_app as init_web
     from .web import tenant_bp
@@ -100,7 +101,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     from .charts import register as register_charts
 
     register_charts(app)
-    for blueprint in (health_bp, auth_bp, web_bp, tenant_bp):
+    for blueprint in (health_bp, auth_bp, web_bp, tenant_bp, provider_bp):
         app.register_blueprint(blueprint)
     register_plugin_blueprints(app, pm)
     from .api import init_app as init_api

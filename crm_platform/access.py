@@ -56,6 +56,14 @@ def require_permission(permission: str) -> Callable[[F], F]:
     return decorator
 
 
+def csrf_exempt(view: F) -> F:
+    """Exempt a view from the app-wide CSRF check: only for a public form posted from another
+    site (an embedded form), which must protect itself (e.g. with a signed, timed token)."""
+    from .extensions import csrf
+
+    return csrf.exempt(view)
+
+
 def public_tenant_view(view: F) -> F:
     """Mark a ``/t/<slug>/`` view that signed-out visitors may open (e.g. an invitation)."""
     view.crm_public = True  # type: ignore[attr-defined]

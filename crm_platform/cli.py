@@ -19,6 +19,7 @@ from .provisioning import ValidationFailed
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "owner@demo.example"
 DEMO_PASSWORD = "demo-crm-2026"
+DEMO_STAFF_EMAIL = "staff@demo.example"
 
 
 def _fail(exc: ValidationFailed) -> None:
@@ -57,6 +58,7 @@ def serve_command(host: str, port: int, worker: bool) -> None:
     url = f"http://{host}:{port}/"
     click.secho(f"\n  CRM is running at {url}", fg="green", bold=True)
     click.echo(f"  Demo sign-in: {DEMO_EMAIL} / {DEMO_PASSWORD}  (workspace /t/{DEMO_SLUG}/)")
+    click.echo(f"  Provider console: {DEMO_STAFF_EMAIL} / {DEMO_PASSWORD}  ({url}provider/)")
     if app.config["OUTBOX_PAGE"]:
         click.echo(f"  Mail goes to the outbox: {url}outbox")
     click.echo("  Press Ctrl+C to stop.\n")
@@ -101,6 +103,11 @@ def worker_command(burst: bool) -> None:
 
     app = current_app._get_current_object()
     set_worker_app(app)
+    # Configure the ORM before the scheduler thread starts: a work horse forked while that
+    # thread holds SQLAlchemy's configure lock would wait for it forever.
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
     worker = Worker([get_queue(app)], connection=get_redis(app))
     stop = None
     if not burst:
@@ -221,15 +228,17 @@ def user_create(email: str, name: str, password: str | None, slug: str | None, r
 @with_appcontext
 def demo_command(accounts: int) -> None:
     """Create the demo tenant, its owner and sample data (does nothing if it exists)."""
-    from .demo import create_demo
+    from .demo import create_demo, create_demo_staff
 
     created = create_demo(
         slug=DEMO_SLUG, email=DEMO_EMAIL, password=DEMO_PASSWORD, accounts=accounts
     )
+    create_demo_staff(DEMO_STAFF_EMAIL, DEMO_PASSWORD)
     click.echo(
         ("created" if created else "already present:")
         + f" demo workspace /t/{DEMO_SLUG}/, sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}"
     )
+    click.echo(f"provider console /provider/: sign in as {DEMO_STAFF_EMAIL} / {DEMO_PASSWORD}")
 
 
 def _create_roles_command() -> click.Command:
@@ -333,6 +342,59 @@ def plugin_list() -> None:
             click.echo(f"{name}: always on")
 
 
+provider_group = click.Group("provider", help="Platform staff of the provider console.")
+
+
+@provider_group.command("add-staff")
+@click.argument("email")
+@click.option("--role", default="support", show_default=True, help="admin or support.")
+@click.option("--name", default="", help="Needed when the user is new.")
+@click.option("--password", envvar="CRM_STAFF_PASSWORD", default=None, help="For a new user.")
+@with_appcontext
+def provider_add_staff(email: str, role: str, name: str, password: str | None) -> None:
+    """Make EMAIL platform staff (creating the user if needed), or change their staff role."""
+    from .provider.staff import grant_staff
+    from .provisioning import create_user, find_user
+
+    try:
+        user = find_user(email)
+        if user is None:
+            if password is None:
+                password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+            user = create_user(email, name or email.split("@")[0], password)
+        grant_staff(user, role)
+    except ValidationFailed as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"{user.email} is platform staff ({role}); console at /provider/")
+
+
+@provider_group.command("remove-staff")
+@click.argument("email")
+@with_appcontext
+def provider_remove_staff(email: str) -> None:
+    """Take the platform staff role from EMAIL (the user and their workspaces stay)."""
+    from .provider.staff import revoke_staff
+    from .provisioning import find_user
+
+    user = find_user(email)
+    if user is None or not revoke_staff(user):
+        click.echo(f"error: email: {email} is not platform staff", err=True)
+        raise SystemExit(2)
+    db.session.commit()
+    click.echo(f"{user.email} is no longer platform staff")
+
+
+@provider_group.command("list-staff")
+@with_appcontext
+def provider_list_staff() -> None:
+    """List platform staff with their roles."""
+    from .provider.staff import all_staff
+
+    for staff, user in all_staff():
+        click.echo(f"{user.email}\t{staff.role}\t{staff.created_at:%Y-%m-%d}")
+
+
 def register_commands(app: Flask) -> None:
     """Add the core's commands to ``app.cli`` (and ``db create-roles`` to Flask-Migrate's)."""
     for command in (
@@ -342,6 +404,7 @@ def register_commands(app: Flask) -> None:
         user_group,
         demo_command,
         plugin_group,
+        provider_group,
     ):
         app.cli.add_command(command)
     from flask_migrate.cli import db as db_group

@@ -80,9 +80,13 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "RATELIMIT_LOGIN": env.get("CRM_RATELIMIT_LOGIN", "10 per minute"),
         "RATELIMIT_SIGNUP": env.get("CRM_RATELIMIT_SIGNUP", "5 per minute;30 per day"),
         "RATELIMIT_RESET": env.get("CRM_RATELIMIT_RESET", "5 per minute"),
+        # werkzeug's method string: "scrypt" or "scrypt:N:r:p" for another cost.
+        "PASSWORD_HASH_METHOD": env.get("CRM_PASSWORD_HASH_METHOD", "scrypt"),
         "TOKEN_MAX_AGE_RESET": int(env.get("CRM_TOKEN_MAX_AGE_RESET", str(60 * 60))),
         "TOKEN_MAX_AGE_INVITE": int(env.get("CRM_TOKEN_MAX_AGE_INVITE", str(7 * 24 * 3600))),
         "JOBS_QUEUE": env.get("CRM_JOBS_QUEUE", "crm"),
+        # Provider console: how long staff may act as a tenant's member.
+        "IMPERSONATION_MINUTES": int(env.get("CRM_IMPERSONATION_MINUTES", "30")),
         "JOBS_RETRY_INTERVALS": env.get("CRM_JOBS_RETRY_INTERVALS", "10,60,300"),
         # Outbound webhooks: private addresses are refused unless allowed (SSRF guard).
         "WEBHOOKS_ALLOW_PRIVATE": _bool(env.get("CRM_WEBHOOKS_ALLOW_PRIVATE")),

@@ -7,7 +7,7 @@ from typing import Any
 import pluggy
 from flask_babel import gettext as _
 
-from .plugin_types import ImportTarget, SearchResult
+from .plugin_types import DomainEvent, ImportTarget, Panel, SearchResult
 from .plugins import NavItem
 
 hookimpl = pluggy.HookimplMarker("crm")
@@ -22,6 +22,7 @@ def crm_navigation(membership: Any) -> list[NavItem]:
         items += [
             NavItem(_("Accounts"), "workspace.accounts", order=10),
             NavItem(_("Contacts"), "workspace.contacts", order=20),
+            NavItem(_("Orders"), "workspace.orders", order=25),
             NavItem(_("My tasks"), "workspace.tasks", order=30),
         ]
     if membership.can("records.write"):
@@ -42,7 +43,29 @@ def crm_search(query: str, membership: Any, limit: int) -> list[SearchResult]:
 
 @hookimpl
 def crm_import_targets() -> list[ImportTarget]:
-    """Accounts and contacts, with the tenant's custom fields (see ``crm_platform.dataio``)."""
+    """Accounts and contacts, with the tenant's custom fields, and orders (see
+    ``crm_platform.dataio``)."""
     from .dataio.core_targets import core_targets
+    from .dataio.order_target import order_target
 
-    return core_targets()
+    return [*core_targets(), order_target()]
+
+
+@hookimpl
+def crm_record_panels(record: Any, kind: str, membership: Any) -> list[Panel]:
+    """The Orders panel on account and contact pages (see ``crm_platform.orders``)."""
+    from .records.views_orders import orders_panel
+
+    return [orders_panel(record, kind, membership)]
+
+
+@hookimpl
+def crm_event(event: DomainEvent) -> None:
+    """A merged account's or contact's orders move to the record that survived."""
+    if event.name in ("account.merged", "contact.merged"):
+        from .ids import parse_uuid
+        from .order_service import move_orders
+
+        merged, survivor = (parse_uuid(event.data.get(k)) for k in ("merged", "survivor"))
+        if merged and survivor:
+            move_orders(event.name.split(".")[0], merged, survivor)

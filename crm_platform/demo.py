@@ -2,7 +2,8 @@
 
 Besides accounts and contacts it shows the customer database off: two teams, custom fields on
 both record types, tags, owners, activities (some tasks overdue), and a duplicate pair of
-contacts and of accounts to merge.
+contacts and of accounts to merge. Then every installed module the plan allows is switched
+on, and each adds its own sample data through the ``crm_demo_data`` hook.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from sqlalchemy import select
 from . import audit
 from .customers import LIFECYCLE_STAGES, SIZES, SOURCES, Account, Contact
 from .extensions import db
-from .identity import Tenant
-from .provisioning import add_member, create_tenant, create_user, find_user
+from .identity import Membership, Tenant
+from .modules import enable_module, installed_modules
+from .plugins import notify
+from .provisioning import ValidationFailed, add_member, create_tenant, create_user, find_user
 from .records.activities import Activity
 from .records.custom_fields import CustomField
 from .records.teams import Team, TeamMember
@@ -207,5 +210,39 @@ def create_demo(*, slug: str, email: str, password: str, accounts: int = 40) -> 
                     _activities(rng, account, people[0], seller)
                 progress.advance(task)
         db.session.flush()
+        _modules_and_their_samples(tenant, owner)
+    db.session.commit()
+    return True
+
+
+def _modules_and_their_samples(tenant: Tenant, owner: Any) -> None:
+    """Switch on every module the plan allows (required ones first), then let each add its
+    sample data through ``crm_demo_data``."""
+    pending = dict(installed_modules())
+    while pending:
+        ready = [k for k, d in pending.items() if not set(d.requires) & set(pending)]
+        if not ready:
+            break
+        for key in sorted(ready):
+            del pending[key]
+            try:
+                enable_module(tenant, key, actor=owner)
+            except ValidationFailed:
+                continue
+    db.session.flush()
+    rows = db.session.scalars(select(Membership)).all()
+    members = sorted(rows, key=lambda m: (m.user_id != owner.id, m.user.email))
+    notify("crm_demo_data", tenant=tenant, members=members)
+
+
+def create_demo_staff(email: str, password: str) -> bool:
+    """The demo's provider console user (platform staff, admin); False if already staff."""
+    from .provider.access import staff_record
+    from .provider.staff import grant_staff
+
+    user = find_user(email) or create_user(email, "Sam Staff", password)
+    if staff_record(user.id) is not None:
+        return False
+    grant_staff(user, "admin", actor="demo")
     db.session.commit()
     return True

@@ -16,6 +16,7 @@ import pluggy
 
 from .plugin_types import (
     ApiResource,
+    DashboardPeriod,
     DomainEvent,
     ImportTarget,
     ModuleDescriptor,
@@ -23,6 +24,7 @@ from .plugin_types import (
     Panel,
     Schedule,
     SearchResult,
+    TenantPolicy,
     TimelineEntry,
     Widget,
 )
@@ -113,6 +115,16 @@ def crm_module_disabled(tenant: Any, module: ModuleDescriptor) -> None:
     """The tenant switched ``module`` off. Data is kept; stop anything running for it."""
 
 
+@hookspec
+def crm_demo_data(tenant: Any, members: list[Any]) -> None:
+    """Add sample data to the demo workspace (``crm demo``, ``make run``). Per tenant.
+
+    Called once, when the demo tenant is created: after the core's sample accounts, contacts
+    and teams and with every module the plan allows switched on, inside the tenant's context
+    and the demo's transaction. ``members`` are the demo's memberships (owner first).
+    """
+
+
 # ----------------------------------------------------------------- pages (per tenant)
 
 
@@ -175,4 +187,87 @@ def crm_event(event: DomainEvent) -> None:
 
     Per tenant, called inside the tenant's context and the transaction that caused the
     event, so writes you make commit or roll back with it. Queue slow work as a job.
+    """
+
+
+# ----------------------------------------------------------------- plans and usage
+
+
+@hookspec
+def crm_tenant_created(tenant: Any, owner: Any) -> None:
+    """A workspace was just provisioned (sign-up, ``crm tenant create``, the demo).
+
+    Called for every always-on plugin inside the new tenant's context and the transaction
+    that creates it, after its owner joined and before its default modules are switched on.
+    A plugin that raises is logged and skipped; the tenant is still created. Billing starts
+    the default plan's trial here.
+    """
+
+
+@hookspec(firstresult=True)
+def crm_tenant_policy(tenant: Any) -> TenantPolicy | None:
+    """Return the ``TenantPolicy`` of ``tenant``: what its plan and subscription allow.
+
+    ``tenant`` is a ``Tenant`` or the tenant context's reference (both have ``id`` and
+    ``slug``). Called through ``crm_platform.policy.tenant_policy`` at most once per request
+    (or job) and tenant; the first answer that is not ``None`` wins, and with none the tenant
+    has no limits. The core enforces the answer: read-only refuses every write, the banner
+    shows on tenant pages, the API rate limit, seats and record limits apply. Billing
+    implements this.
+    """
+
+
+@hookspec
+def crm_usage_recorded(
+    tenant: Any, metric: str, quantity: int, idempotency_key: str | None
+) -> None:
+    """Metered usage happened in ``tenant`` (``sdk.record_usage``): store it (billing does).
+
+    Called for every plugin inside the tenant's context and the caller's transaction, so the
+    record commits or rolls back with the work it measures. ``idempotency_key``, when given,
+    identifies the usage: the same key recorded twice counts once.
+    """
+
+
+# ----------------------------------------------------------------- provider console (all plugins)
+
+
+@hookspec
+def crm_provider_navigation() -> list[NavItem]:
+    """Return ``NavItem`` entries for the provider console's navigation (platform staff).
+
+    Called on each console page for every plugin, with no tenant in context. Each endpoint
+    must be a view decorated with ``sdk.require_staff`` whose template extends
+    ``provider/base.html``.
+    """
+
+
+@hookspec
+def crm_provider_tenant_summary(tenants: list[Any]) -> dict[Any, dict[str, Any]]:
+    """Return facts per tenant for the console: ``{tenant.id: {"plan": "Small business", ...}}``.
+
+    ``tenants`` are the ``Tenant`` rows of one console page (or one batch of the dashboard's
+    counts), with no tenant in context: read your rows of several tenants inside
+    ``sdk.provider_scope(reason, actor)``. The console shows ``plan``, ``state``, ``seats``
+    and ``mrr_cents`` with ``currency``; a fact no plugin gives shows as "—". The answers of
+    several plugins are merged per tenant.
+    """
+
+
+@hookspec
+def crm_provider_tenant_panels(tenant: Any) -> list[Panel]:
+    """Return ``Panel`` entries for the console's page of ``tenant`` (subscription, invoices).
+
+    Called with no tenant in context. Forms in a panel's ``html`` post (with the CSRF token)
+    to your own views decorated with ``sdk.require_staff``, which record the action with
+    ``sdk.record_staff_action`` and redirect back to ``provider.tenant``.
+    """
+
+
+@hookspec
+def crm_provider_dashboard(period: DashboardPeriod) -> list[Widget]:
+    """Return ``Widget`` entries for the provider console's dashboard (e.g. MRR over time).
+
+    ``period.months`` are the dashboard's months (the last 12, oldest first); use
+    ``period.labels`` as chart labels and the macros of ``_charts.html`` to draw.
     """

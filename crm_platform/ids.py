@@ -46,6 +46,38 @@ def uuid7() -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
+def uuid7s(count: int) -> list[uuid.UUID]:
+    """``count`` new ids, as ``count`` calls of :func:`uuid7` would make them, at once.
+
+    One clock read, one lock and one batch of random bytes: bulk writers (imports) need
+    thousands of ids, and :func:`uuid7` costs microseconds each.
+    """
+    global _last_ms, _last_counter
+    if count <= 0:
+        return []
+    with _lock:
+        ms = time.time_ns() // 1_000_000
+        if ms > _last_ms:
+            first = int.from_bytes(os.urandom(6), "big") & 0x1FF_FFFF_FFFF
+        else:
+            ms, first = _last_ms, _last_counter + 1
+        overflow = first + count - 1 > 0x3FF_FFFF_FFFF
+        if not overflow:
+            _last_ms, _last_counter = ms, first + count - 1
+    if overflow:  # the counter would overflow: rare, make them one at a time
+        return [uuid7() for _ in range(count)]
+    tails = os.urandom(4 * count)
+    high = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | 0b10 << 62
+    make = uuid.UUID
+    out = []
+    for i in range(count):
+        counter = first + i
+        tail = int.from_bytes(tails[4 * i : 4 * i + 4], "big")
+        value = high | ((counter >> 30) & 0xFFF) << 64 | (counter & 0x3FFF_FFFF) << 32 | tail
+        out.append(make(int=value))
+    return out
+
+
 def parse_uuid(value: object) -> uuid.UUID | None:
     """Parse ``value`` as a UUID, returning ``None`` for anything malformed (never raises)."""
     if isinstance(value, uuid.UUID):

@@ -25,6 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from .extensions import db
+from .policy import job_refusal
 from .redis_conn import get_redis
 from .tenancy import current_tenant, tenant_context
 
@@ -125,13 +126,20 @@ def _drop_pending_at_end(session: Session, transaction: Any) -> None:
 
 
 def job(
-    func: F | None = None, *, retries: int = 3, timeout: int = 600, module: str | None = None
+    func: F | None = None,
+    *,
+    retries: int = 3,
+    timeout: int = 600,
+    module: str | None = None,
+    read_only_ok: bool = False,
 ) -> Any:
     """Mark ``func`` as a job: ``func.enqueue(...)`` queues it in the current tenant context.
 
     A job of a plugin's module (found from the function's package, or named by ``module``)
     does not run for a tenant that has switched the module off by the time it starts: it
-    ends with a ``skipped`` result and its arguments stay on the job record.
+    ends with a ``skipped`` result and its arguments stay on the job record. Nor does a job
+    run while its tenant is read-only (unpaid, canceled), unless ``read_only_ok`` says it
+    only reads (an export) or must go on (billing).
     """
 
     def wrap(f: F) -> F:
@@ -139,6 +147,7 @@ def job(
             "retries": retries,
             "timeout": timeout,
             "module": module,
+            "read_only_ok": read_only_ok,
         }
         f.enqueue = functools.partial(enqueue, f)  # type: ignore[attr-defined]
         f.enqueue_after_commit = functools.partial(enqueue_after_commit, f)  # type: ignore[attr-defined]
@@ -217,7 +226,7 @@ def _run_in_app(path: str, tenant_id: str | None, args: tuple, kwargs: dict) -> 
             if tenant is None:
                 raise LookupError(f"tenant {tenant_id} no longer exists")
             with tenant_context(tenant):
-                skipped = _module_off(func)
+                skipped = _module_off(func) or job_refusal(func)
                 if skipped:
                     log.warning("job %s for tenant %s skipped: %s", path, tenant.slug, skipped)
                     return {"skipped": skipped}

@@ -23,6 +23,7 @@ from . import audit
 from .extensions import Base, db
 from .plugin_types import DomainEvent, ModuleDescriptor
 from .plugins import call_plugin_of_module, get_plugin_manager, module_registry, notify
+from .provider.approvals import hidden_module_keys
 from .provisioning import ValidationFailed
 from .tenancy import TenantScoped, require_tenant, utcnow
 
@@ -89,8 +90,11 @@ def module_catalogue(tenant: Any) -> list[ModuleStatus]:
     """Every installed module with its state for ``tenant`` (the tenant in context)."""
     descriptors = module_registry().descriptors
     on = enabled_module_keys()
+    hidden = hidden_module_keys()
     out = []
     for key, descriptor in sorted(descriptors.items(), key=lambda kv: kv[1].name.lower()):
+        if key in hidden and key not in on:
+            continue  # the provider hid it: not offered (tenants that have it on keep it)
         out.append(
             ModuleStatus(
                 descriptor=descriptor,
@@ -126,16 +130,26 @@ def _row(key: str) -> TenantModule | None:
 def enable_module(tenant: Any, key: str, actor: Any = None) -> ModuleDescriptor:
     """Switch module ``key`` on for ``tenant`` and run its onboarding; caller commits.
 
-    Raises ``ValidationFailed`` (field ``module``) when the module is unknown, not in the
-    plan, or needs a module that is off.
+    Raises ``ValidationFailed`` (field ``module``) when the module is unknown, hidden by the
+    provider, not in the plan, or needs a module that is off.
     """
     descriptor = _descriptor(key)
     on = enabled_module_keys()
     if key in on:
         return descriptor
+    if key in hidden_module_keys():
+        raise ValidationFailed(
+            {"module": _("%(name)s is not available on this platform.", name=descriptor.name)}
+        )
     if not _allowed(tenant, descriptor):
         raise ValidationFailed(
-            {"module": _("%(name)s is not included in your plan.", name=descriptor.name)}
+            {
+                "module": _(
+                    "%(name)s is not included in your plan: upgrade on the billing page to "
+                    "switch it on.",
+                    name=descriptor.name,
+                )
+            }
         )
     names = module_registry().descriptors
     missing = [names[r].name for r in descriptor.requires if r not in on]
@@ -197,9 +211,11 @@ def disable_module(tenant: Any, key: str, actor: Any = None) -> ModuleDescriptor
 
 
 def enable_default_modules(tenant: Any) -> None:
-    """Switch on the modules marked ``default_on`` (new tenants); caller commits."""
+    """Switch on the modules marked ``default_on`` (new tenants, hidden ones left out);
+    caller commits."""
+    hidden = hidden_module_keys()
     for key, descriptor in module_registry().descriptors.items():
-        if descriptor.default_on and _allowed(tenant, descriptor):
+        if descriptor.default_on and key not in hidden and _allowed(tenant, descriptor):
             enable_module(tenant, key)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -40,18 +42,31 @@ _COMMON = frozenset(
         "qazwsxedc1",
     )
 )
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+DEFAULT_METHOD = "scrypt"
+
+
+def _method() -> str:
+    """The configured hash method (``PASSWORD_HASH_METHOD``; tests use a cheaper scrypt cost)."""
+    if has_app_context():
+        return str(current_app.config.get("PASSWORD_HASH_METHOD") or DEFAULT_METHOD)
+    return DEFAULT_METHOD
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """A hash of nothing, checked when an account has none so both paths cost the same."""
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 def hash_password(password: str) -> str:
-    """Hash ``password`` with scrypt and a random salt."""
-    return generate_password_hash(password, method="scrypt")
+    """Hash ``password`` with scrypt (the configured cost) and a random salt."""
+    return generate_password_hash(password, method=_method())
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Check ``password``; with no hash, still spend the same time (no account enumeration)."""
     if not password_hash:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(_method()), password)
         return False
     return check_password_hash(password_hash, password)
 

@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
@@ -20,7 +20,8 @@ class ModuleDescriptor:
     names other modules' keys that must be on first; ``plan_feature`` is what a billing plan
     must include (defaults to ``key``); ``permissions`` maps each permission the module adds
     to the roles that hold it by default (owners hold every permission); ``default_on``
-    switches the module on for new tenants.
+    switches the module on for new tenants; ``events`` names the domain events the module
+    emits (name → label), which webhooks offer for subscription.
     """
 
     key: str
@@ -32,6 +33,7 @@ class ModuleDescriptor:
     permissions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     default_on: bool = False
     author: str = ""
+    events: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not _KEY.match(self.key):
@@ -163,3 +165,46 @@ class DomainEvent:
     record_id: uuid.UUID | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
     actor_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class TenantPolicy:
+    """What a tenant's plan and subscription allow (``crm_tenant_policy``); the core enforces it.
+
+    ``read_only`` is why every write is refused (``None``: writes are allowed); ``banner`` is
+    shown on every tenant page, linking to ``banner_url`` for members who manage settings;
+    ``api_rate_limit`` replaces ``CRM_API_RATELIMIT`` for the tenant's API keys (``None``: the
+    platform default); ``max_seats`` caps the members; ``record_limits`` caps records by kind
+    (``{"contacts": 25000}``; a kind not named is unlimited); ``addons`` names the modules
+    (plan features) that cost extra, with their price as people read it; ``plan`` and
+    ``state`` label the subscription (e.g. ``"Small business"``, ``"past_due"``).
+    """
+
+    plan: str = ""
+    state: str = ""
+    read_only: str | None = None
+    banner: str | None = None
+    banner_url: str | None = None
+    api_rate_limit: str | None = None
+    max_seats: int | None = None
+    record_limits: Mapping[str, int] = field(default_factory=dict)
+    addons: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DashboardPeriod:
+    """The months the provider console's dashboard shows (``crm_provider_dashboard``).
+
+    ``months`` are the first days of each month, oldest first; ``start`` (inclusive) and
+    ``end`` (exclusive) bound them, in UTC. ``labels`` name the months (``"2026-01"``): use
+    them as a chart's labels so your chart lines up with the console's own.
+    """
+
+    months: tuple[date, ...]
+    start: datetime
+    end: datetime
+
+    @property
+    def labels(self) -> list[str]:
+        """``YYYY-MM`` of each month."""
+        return [m.strftime("%Y-%m") for m in self.months]

@@ -118,9 +118,16 @@ def create_user(
 
 
 def add_member(tenant: Tenant, user: User, role: str) -> Membership:
-    """Add ``user`` to ``tenant`` with ``role`` (the caller is inside the tenant's context)."""
+    """Add ``user`` to ``tenant`` with ``role`` (the caller is inside the tenant's context).
+
+    Raises ``ValidationFailed`` for an unknown role, or (field ``seats``) when the plan's
+    seats are all taken.
+    """
     if role not in ROLES:
         raise ValidationFailed({"role": _("Choose one of: %(choices)s.", choices=", ".join(ROLES))})
+    from .policy import check_seats
+
+    check_seats()
     membership = Membership(user_id=user.id, role=role)
     db.session.add(membership)
     return membership
@@ -140,7 +147,10 @@ def create_tenant(name: str, slug: str, owner: User, *, industry: str = "generic
         audit.record("tenant.created", target=slug, actor=owner, details={"name": tenant.name})
         db.session.flush()
         from .modules import enable_default_modules
+        from .plugins import notify
 
+        # Before the default modules: billing starts the trial that allows them.
+        notify("crm_tenant_created", tenant=tenant, owner=owner)
         enable_default_modules(tenant)
         db.session.flush()
     return tenant

@@ -10,7 +10,13 @@ from __future__ import annotations
 import pluggy
 from flask_login import current_user, login_required
 
-from .access import get_or_404, has_permission, public_tenant_view, require_permission
+from .access import (
+    csrf_exempt,
+    get_or_404,
+    has_permission,
+    public_tenant_view,
+    require_permission,
+)
 from .api.errors import ApiError, api_error
 from .api.helpers import api_blueprint, api_doc, api_page
 from .api.helpers import json_body as api_json
@@ -18,7 +24,7 @@ from .audit import AuditEvent
 from .audit import record as audit_record
 from .auth.forms import INDUSTRY_LABELS
 from .auth.views import sign_in
-from .customers import Account, Contact
+from .customers import LIFECYCLE_STAGES, SOURCES, Account, Contact
 from .dataio.engine import RowResult, SourceRow
 from .extensions import Base, db
 from .identity import ROLE_LABELS, ROLES, Invitation, Membership, Tenant, User, role_allows
@@ -37,9 +43,12 @@ from .modules import (
     module_settings,
     save_module_settings,
 )
+from .order_service import create_order, delete_order, update_order
+from .orders import ORDER_STATUSES, REVENUE_STATUSES, Order, OrderLine
 from .passwords import password_problem
 from .plugin_types import (
     ApiResource,
+    DashboardPeriod,
     DomainEvent,
     ImportTarget,
     ModuleDescriptor,
@@ -47,25 +56,80 @@ from .plugin_types import (
     Panel,
     Schedule,
     SearchResult,
+    TenantPolicy,
     TimelineEntry,
     Widget,
 )
+from .policy import (
+    TenantReadOnly,
+    allowed_while_read_only,
+    check_seats,
+    forget_policy,
+    tenant_policy,
+)
+from .provider.access import is_staff, require_staff
+from .provider.actions import record_staff_action
 from .provisioning import ValidationFailed, add_member, create_user, find_user, normalise_email
+from .records.activities import ACTIVITY_KINDS, Activity
+from .records.activities import KIND_LABELS as ACTIVITY_KIND_LABELS
+from .records.activity_service import create_activity
+from .records.custom_fields import create_field as create_custom_field
+from .records.custom_fields import fields_of as custom_fields_of
+from .records.duplicates import Match, matching_records
+from .records.service import create_record
+from .records.tags import RecordTag, tag_key
+from .records.teams import Team, TeamMember, all_teams
+from .records.validation import clean_choice, clean_date, clean_email, clean_text, normalise_phone
+from .records.visibility import visible_clause
 from .tenancy import (
     NoTenantContext,
     TenantScoped,
     current_tenant,
+    provider_scope,
     require_tenant,
     tenant_context,
     tenant_foreign_key,
     tenant_relationship,
     utcnow,
 )
+from .throttle import over_rate_limit
 from .tokens import TokenError, make_token, read_token
+from .usage import record_usage
 
 hookimpl = pluggy.HookimplMarker("crm")
 
 __all__ = [
+    "DashboardPeriod",
+    "is_staff",
+    "provider_scope",
+    "record_staff_action",
+    "require_staff",
+    "TenantPolicy",
+    "TenantReadOnly",
+    "allowed_while_read_only",
+    "check_seats",
+    "forget_policy",
+    "record_usage",
+    "tenant_policy",
+    "ACTIVITY_KINDS",
+    "ACTIVITY_KIND_LABELS",
+    "Activity",
+    "Match",
+    "Team",
+    "TeamMember",
+    "all_teams",
+    "clean_choice",
+    "clean_date",
+    "clean_email",
+    "clean_text",
+    "create_custom_field",
+    "create_activity",
+    "create_record",
+    "csrf_exempt",
+    "matching_records",
+    "normalise_phone",
+    "over_rate_limit",
+    "visible_clause",
     "ApiError",
     "api_blueprint",
     "api_doc",
@@ -73,6 +137,18 @@ __all__ = [
     "api_json",
     "api_page",
     "Account",
+    "LIFECYCLE_STAGES",
+    "SOURCES",
+    "custom_fields_of",
+    "RecordTag",
+    "tag_key",
+    "ORDER_STATUSES",
+    "REVENUE_STATUSES",
+    "Order",
+    "OrderLine",
+    "create_order",
+    "delete_order",
+    "update_order",
     "Contact",
     "ApiResource",
     "DomainEvent",

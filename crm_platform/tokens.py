@@ -2,11 +2,13 @@
 
 Each purpose has its own salt, so a token made for one purpose is refused for another.
 Single use is enforced by the state the token is bound to (a password fingerprint, an
-invitation's ``accepted_at``, a slug that is no longer free).
+invitation's ``accepted_at``, a slug that is no longer free). Plugins name their purposes
+``<module key>.<name>`` (``PLUGIN_PURPOSE``), so they never share a salt with the core's.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import current_app
@@ -14,6 +16,8 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 PURPOSES = ("reset", "signup", "invite")
+#: Plugins sign their own tokens under a purpose named after their module: ``"sfa.webform"``.
+PLUGIN_PURPOSE = re.compile(r"^[a-z][a-z0-9_]{1,39}\.[a-z][a-z0-9_]{0,39}$")
 
 
 class TokenError(ValueError):
@@ -25,7 +29,7 @@ class TokenError(ValueError):
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    if purpose not in PURPOSES:
+    if purpose not in PURPOSES and not PLUGIN_PURPOSE.match(purpose):
         raise ValueError(f"unknown token purpose {purpose!r}")
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"crm-{purpose}")
 

@@ -3,7 +3,8 @@
 Every URL rule under ``/t/<tenant_slug>/`` passes through :func:`_enter_tenant_for_request`:
 unknown slug → 404, suspended tenant → 403, signed-out visitor → sign-in page, signed-in
 non-member → 404 (the same answer as an unknown slug). Then the tenant context is entered
-for the rest of the request.
+for the rest of the request. Platform staff impersonating a member of that tenant are served
+as the member (``provider.impersonation.act_in_tenant``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ from .identity import ROLE_LABELS, Membership, Tenant, memberships_of_user
 from .mail import OutboxMessage
 from .modules import module_enabled
 from .plugins import NavItem, collect, module_registry
+from .policy import init_app as init_policy
+from .provider.access import is_staff
+from .provider.impersonation import act_in_tenant
 from .tenancy import enter_tenant, leave_tenant
 
 bp = Blueprint("web", __name__)
@@ -122,6 +126,9 @@ def _enter_tenant_for_request() -> Any:
         return None
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    refused = act_in_tenant(tenant)  # staff impersonating a member of this tenant
+    if refused is not None:
+        return refused
     membership = db.session.execute(
         select(Membership).where(Membership.user_id == current_user.id)
     ).scalar_one_or_none()
@@ -159,6 +166,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_visitor_language)
     app.before_request(_enter_tenant_for_request)
     app.teardown_request(_leave_tenant)
+    init_policy(app)  # after the tenant is resolved: read-only writes refused, the banner
 
     @app.context_processor
     def _layout() -> dict[str, Any]:
@@ -210,6 +218,8 @@ def index() -> Any:
         return redirect(url_for("workspace.home", tenant_slug=last))
     if len(slugs) == 1:
         return redirect(url_for("workspace.home", tenant_slug=slugs[0]))
+    if not slugs and is_staff():
+        return redirect(url_for("provider.dashboard"))
     return redirect(url_for("auth.workspaces"))
 
 
@@ -233,4 +243,5 @@ from .records import (  # noqa: E402,F401
     views_admin,
     views_data,
     views_home,
+    views_orders,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from crm_platform.sdk import (
@@ -15,6 +15,7 @@ from crm_platform.sdk import (
     installed_modules,
     module_catalogue,
     require_permission,
+    tenant_policy,
 )
 
 from .forms import EmptyForm
@@ -24,9 +25,16 @@ from .views import bp
 @bp.get("/settings/modules")
 @require_permission("settings.manage")
 def modules() -> Any:
-    """Every installed module, whether it is on, and what stops it being switched."""
+    """Every installed module, whether it is on, what it costs as a paid add-on, and what stops
+    it being switched (a module the plan lacks links to the billing page to upgrade)."""
     return render_template(
-        "tenants/modules.html", catalogue=module_catalogue(g.tenant), form=EmptyForm()
+        "tenants/modules.html",
+        catalogue=module_catalogue(g.tenant),
+        form=EmptyForm(),
+        addons=tenant_policy(g.tenant).addons,
+        upgrade_url=url_for("billing.page")
+        if "billing.page" in current_app.view_functions
+        else None,
     )
 
 

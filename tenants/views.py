@@ -30,6 +30,7 @@ from crm_platform.sdk import (
     ValidationFailed,
     add_member,
     audit_record,
+    check_seats,
     create_user,
     db,
     find_user,
@@ -112,6 +113,10 @@ def invite() -> Any:
         ).all()
         if any(i.status == "pending" for i in pending):
             errors["email"] = _("This address already has a pending invitation.")
+        try:
+            check_seats()
+        except ValidationFailed as exc:
+            errors["email"] = exc.errors["seats"]
     if errors:
         for key, message in errors.items():
             getattr(form, key, form.email).errors = [message]
@@ -266,10 +271,15 @@ def accept_invitation(token: str) -> Any:
         )
     if form.validate_on_submit():
         try:
+            check_seats()  # the plan's seats, before an account is made
             user = existing or create_user(invitation.email, form.name.data, form.password.data)
         except ValidationFailed as exc:
             for key, message in exc.errors.items():
-                getattr(form, key, form.password).errors = [message]
+                target = getattr(form, key, None) or getattr(form, "password", None)
+                if target is None:
+                    flash(message, "error")
+                else:
+                    target.errors = [message]
         else:
             add_member(g.tenant, user, invitation.role)
             invitation.accepted_at = utcnow()

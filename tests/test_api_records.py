@@ -263,6 +263,55 @@ def test_filters(app: Any, client: Any, world: dict) -> None:
         assert field in assert_error(response, 400, "validation_failed")["fields"], query
 
 
+def test_indexed_filters_of_contacts(app: Any, client: Any, world: dict) -> None:
+    key, tenant = world["key"], world["tenant"]
+    initech = _add(app, tenant, "account", name="Initech")
+    _add(app, tenant, "contact", first_name="Ada", last_name="Lovelace", email="ada@math.example")
+    _add(
+        app,
+        tenant,
+        "contact",
+        first_name="Adam",
+        last_name="Smith",
+        email="adam@econ.example",
+        account_id=initech,
+    )
+    _add(app, tenant, "contact", first_name="Grace", last_name="Hopper", email="g%_@navy.example")
+    with in_tenant(app, tenant) as session:
+        grace = session.scalars(select(Contact).where(Contact.first_name == "Grace")).one()
+        grace.updated_at = grace.updated_at.replace(year=2035)
+        session.commit()
+
+    def names(query: str) -> list[str]:
+        response = call(client, "GET", f"/api/v1/contacts?{query}", key)
+        assert response.status_code == 200, response.json
+        return sorted(c["first_name"] for c in response.json["data"])
+
+    assert names("email=ADA@Math.example") == ["Ada"]
+    assert names("email=ada@math") == []  # exact, unlike q
+    assert names("email_prefix=ADA") == ["Ada", "Adam"]
+    assert names("email_prefix=g%25_") == ["Grace"]  # wildcards are literal
+    assert names("email_prefix=g%25") == ["Grace"] and names("email_prefix=%25") == []
+    assert names("name_prefix=ada") == ["Ada", "Adam"]
+    assert names("name_prefix=Ada+Lov") == ["Ada"]
+    assert names("name_prefix=lovelace") == []  # the name starts with the first name
+    assert names("name_prefix=!!!") == []
+    assert names("updated_since=2035-01-01") == ["Grace"]
+    assert names("updated_since=2035-01-01T00:00:00Z&sort=updated") == ["Grace"]
+    assert names("updated_since=2035-01-01T08:00:00%2B08:00") == ["Grace"]
+    assert names(f"account={initech}") == ["Adam"]
+    for query, field in (
+        ("updated_since=yesterday", "updated_since"),
+        ("account=Initech", "account"),
+    ):
+        response = call(client, "GET", f"/api/v1/contacts?{query}", key)
+        assert field in assert_error(response, 400, "validation_failed")["fields"], query
+    # accounts have the indexed filters too, but no account filter
+    assert_error(call(client, "GET", f"/api/v1/accounts?account={initech}", key), 400)
+    listed = call(client, "GET", "/api/v1/accounts?name_prefix=init", key).json["data"]
+    assert [a["name"] for a in listed] == ["Initech"]
+
+
 def test_visibility_of_the_keys_creator_applies(app: Any, client: Any, world: dict) -> None:
     tenant, rep = world["tenant"], world["rep"]
     with app.app_context():

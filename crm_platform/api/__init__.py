@@ -79,7 +79,7 @@ def _secure(app: Flask, blueprint: Blueprint) -> None:
 def init_app(app: Flask, pm: Any) -> None:
     """Register the API on ``app``: core and plugin resources, keys page, OpenAPI, errors."""
     from ..plugins import PluginError, module_registry
-    from . import activities_api, records_api  # noqa: F401 - routes of the core resources
+    from . import activities_api, orders_api, records_api  # noqa: F401 - core resources
     from .keys_views import keys_bp
 
     app.config.setdefault(

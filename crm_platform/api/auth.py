@@ -6,7 +6,8 @@ before the key row is read, and the request then acts as the member who created 
 with that member's role and record visibility.
 
 Answers: no, malformed, unknown or revoked key, or a creator who left the workspace → 401;
-a suspended tenant → 403; a read-only key on a write → 403; a plugin resource whose module
+a suspended tenant → 403; a read-only key on a write → 403; a write while the tenant is
+read-only (unpaid, canceled) → 403 ``read_only``; a plugin resource whose module
 is off for the tenant → 404; over the key's rate limit → 429.
 """
 
@@ -23,6 +24,7 @@ from ..extensions import db
 from ..identity import Membership, Tenant
 from ..modules import module_enabled
 from ..plugins import module_registry
+from ..policy import refuse_read_only_api
 from ..tenancy import enter_tenant, utcnow
 from .errors import ApiError
 from .limits import check_rate_limit
@@ -84,6 +86,7 @@ def authenticate() -> None:
     check_rate_limit(tenant.id, key.id)
     if request.method not in SAFE_METHODS and not key.can_write:
         raise ApiError(403, "insufficient_scope", "This API key may only read.")
+    refuse_read_only_api()
     owners = module_registry().blueprint_module
     for name in request.blueprints:  # the blueprint and those it is nested in
         module = owners.get(name)

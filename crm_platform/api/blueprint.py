@@ -9,5 +9,5 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 #: The OpenAPI document and its HTML page (public: they describe, they hold no data).
 docs_bp = Blueprint("api_docs", __name__, url_prefix="/api/v1")
 #: Resource names the core serves (plugins may not take them).
-CORE_RESOURCES = frozenset({"accounts", "contacts", "activities", "custom-fields"})
+CORE_RESOURCES = frozenset({"accounts", "contacts", "activities", "custom-fields", "orders"})
 RESERVED_NAMES = CORE_RESOURCES | {"openapi.json", "docs"}

@@ -1,7 +1,7 @@
 """Per-key rate limits of the API, counted in Flask-Limiter's storage (Redis).
 
-:func:`api_rate_limit` is the one place that says how many requests a key may make; billing
-will make it depend on the tenant's plan. Buckets are per tenant and key.
+:func:`api_rate_limit` is the one place that says how many requests a key may make: the
+tenant's plan (``crm_tenant_policy``), else the platform default. Buckets are per tenant and key.
 """
 
 from __future__ import annotations
@@ -14,18 +14,21 @@ from flask import current_app, g
 from limits import parse_many
 
 from ..extensions import limiter
+from ..policy import tenant_policy
 from .errors import ApiError
 
 DEFAULT_RATE_LIMIT = "600 per minute"
 
 
 def api_rate_limit() -> str:
-    """The rate limit of API keys (``CRM_API_RATELIMIT``, e.g. ``"600 per minute"``).
+    """The rate limit of the tenant's API keys: its plan's, else ``CRM_API_RATELIMIT``.
 
-    Several limits may be given separated by ``;``. Read through this function only: a plan
-    may later raise or lower it for the tenant in context (``g.tenant``).
+    E.g. ``"600 per minute"``; several limits may be given separated by ``;``. Read through
+    this function only. The plan's limit comes from ``policy.tenant_policy`` (the tenant in
+    context).
     """
-    return current_app.config.get("API_RATELIMIT") or DEFAULT_RATE_LIMIT
+    planned = tenant_policy().api_rate_limit
+    return planned or current_app.config.get("API_RATELIMIT") or DEFAULT_RATE_LIMIT
 
 
 def check_rate_limit(tenant_id: Any, key_id: Any) -> None:

@@ -29,14 +29,26 @@ FILTERS = {
     "tag": "tag",
     "region": "region",
     "team": "team",
+    "email": "email",
+    "email_prefix": "email_prefix",
+    "name_prefix": "name_prefix",
+    "updated_since": "updated_since",
 }
-EXTRA_FILTERS = {"account": {"industry": "industry"}, "contact": {}}
+EXTRA_FILTERS = {"account": {"industry": "industry"}, "contact": {"account": "account"}}
 PAGING = ("limit", "cursor", "sort", "dir")
 
 
 def _filter_params(kind: str) -> list[dict[str, Any]]:
     descriptions = {
-        "q": "Name, e-mail or phone contains this text.",
+        "q": "Name, e-mail or phone contains this text (reads every record: at scale, prefer "
+        "the filters below).",
+        "email": "This exact e-mail address (any case).",
+        "email_prefix": "E-mail addresses starting with this text.",
+        "name_prefix": "Names starting with this text (first name first; case, width and "
+        "punctuation ignored).",
+        "updated_since": "Changed at or after this time (ISO 8601, UTC unless an offset is "
+        "given), e.g. 2026-01-31T08:00:00Z; with sort=updated for syncing.",
+        "account": "Contacts of this account id.",
         "lifecycle_stage": "prospect, lead, customer, loyal or churned.",
         "owner": "A member's user id, 'me' (the key's creator) or 'none'.",
         "tag": "Records with this tag.",

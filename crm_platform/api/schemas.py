@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..customers import LIFECYCLE_STAGES, SIZES, SOURCES
+from ..orders import ORDER_SOURCES, ORDER_STATUSES
 from ..records.activities import ACTIVITY_KINDS
 from ..records.custom_fields import ENTITIES, FIELD_TYPES
 from ..records.service import FIELDS
@@ -97,6 +98,57 @@ def _activity_schemas() -> dict[str, dict[str, Any]]:
     }
 
 
+def _order_schemas() -> dict[str, dict[str, Any]]:
+    amount = {"type": ["string", "number"], "description": 'A decimal amount, e.g. "19.90".'}
+    line = {
+        "type": "object",
+        "required": ["product_name", "unit_price"],
+        "properties": {
+            "product_name": {"type": "string", "maxLength": 200},
+            "sku": {"type": ["string", "null"], "maxLength": 80},
+            "quantity": {**amount, "description": "Default 1."},
+            "unit_price": amount,
+            "discount": {**amount, "description": "An amount off the line, default 0."},
+            "tax": {**amount, "description": "Tax on the line, default 0."},
+        },
+    }
+    writable = {
+        "number": {"type": ["string", "null"], "maxLength": 40},
+        "contact_id": NULLABLE_UUID,
+        "account_id": NULLABLE_UUID,
+        "ordered_at": {"type": ["string", "null"], "format": "date-time"},
+        "status": _choice(ORDER_STATUSES, nullable=False),
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "total": {**amount, "description": "Required without lines; else the lines' sum."},
+        "external_ref": {"type": ["string", "null"], "maxLength": 100},
+        "notes": {"type": ["string", "null"]},
+        "lines": {"type": "array", "items": line, "maxItems": 200},
+    }
+    read_line = {
+        **line,
+        "properties": {**line["properties"], "amount": {"type": "string", "readOnly": True}},
+    }
+    read = {
+        "id": UUID,
+        "object": {"const": "order"},
+        **writable,
+        "total": {"type": "string"},
+        "lines": {"type": "array", "items": read_line},
+        "source": {"type": "string", "enum": list(ORDER_SOURCES)},
+        "created_at": TIMESTAMP,
+        "updated_at": TIMESTAMP,
+    }
+    return {
+        "Order": {
+            "type": "object",
+            "required": ["id", "object", "number", "ordered_at", "status", "total", "lines"],
+            "properties": read,
+        },
+        "OrderInput": {"type": "object", "properties": writable},
+        "OrderPatch": {"type": "object", "properties": writable},
+    }
+
+
 ERROR = {
     "type": "object",
     "required": ["error"],
@@ -140,6 +192,7 @@ def core_schemas() -> dict[str, dict[str, Any]]:
         **_record_schemas("account", "Account"),
         **_record_schemas("contact", "Contact"),
         **_activity_schemas(),
+        **_order_schemas(),
         "CustomField": CUSTOM_FIELD,
         "Error": ERROR,
     }

@@ -1,62 +1,158 @@
-"""Fast bulk writes: one ``INSERT ... SELECT FROM json_populate_recordset`` per chunk.
+"""Fast bulk writes for imports, run beside the checking of the next rows.
 
-On PostgreSQL psycopg sends an ``executemany`` one row at a time (pipelined), a multi-row
-``VALUES`` costs SQLAlchemy a fresh compile per chunk, and arrays per column cost psycopg a
-slow text dump; one JSON document per chunk (``json.dumps`` is C) that PostgreSQL turns into
-rows of the table's own type is the quickest. Row-level security still checks every row
-(``WITH CHECK``). Other databases use ``executemany``.
-Lookups of many keys at once stay plain ``IN`` lists, planned per execution
-(:func:`prefer_custom_plans`).
+:class:`BulkWriter` inserts the rows of a chunk while the importer checks the next one. On
+PostgreSQL each write is a ``COPY`` into a temporary table (``ON COMMIT DROP``) followed by one
+``INSERT ... SELECT`` into the real table, run on the session's own connection (so inside the
+import's transaction) by one background thread: the database inserts a chunk while Python
+validates the next. Row-level security still checks every row (``WITH CHECK``; a temporary
+table has no tenant data of its own), and so do foreign keys and unique indexes. ``COPY`` is
+the quickest way in, but PostgreSQL refuses ``COPY FROM`` into a table with row-level
+security, hence the temporary table. The next chunk's dedupe lookup (:meth:`BulkWriter.query`)
+queues behind the write on the same thread, so the database goes from one to the other while
+Python is still validating. Other databases get a plain ``executemany`` and lookups at once.
+
+While work is queued the importer leaves the session alone: :meth:`BulkWriter.wait` (which
+re-raises the first error) comes before any other query, :meth:`BulkWriter.close` before the
+transaction ends.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
-import uuid
-from collections.abc import Sequence
-from datetime import date, datetime
-from typing import Any
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, insert, text
 
 from ..extensions import db
 
+T = TypeVar("T")
+Batch = tuple[Table, Sequence[str], list[tuple]]
 
-def _postgres() -> bool:
+
+def is_postgres() -> bool:
+    """True when the session's database is PostgreSQL."""
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def _json_default(value: Any) -> str:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot send {type(value).__name__} in a bulk insert")
+def prefer_generic_plans() -> None:
+    """Plan each lookup of this import once (PostgreSQL).
 
-
-def bulk_insert(table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts with the same keys) into ``table`` in the current transaction."""
-    if not rows:
-        return
-    if not _postgres():
-        db.session.execute(insert(table), list(rows))
-        return
-    quote = db.session.get_bind().dialect.identifier_preparer.quote
-    columns = ", ".join(quote(name) for name in rows[0])
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({columns}) SELECT {columns} "
-        f"FROM json_populate_recordset(NULL::{quote(table.name)}, CAST(:rows AS JSON))"
-    )
-    db.session.execute(text(sql), {"rows": json.dumps(rows, default=_json_default)})
-
-
-def prefer_custom_plans() -> None:
-    """Plan each lookup of this transaction for its own values (PostgreSQL).
-
-    A bulk import inserts thousands of rows into a table whose statistics still describe it
-    as it was before; a generic (cached) plan of a lookup ``IN (...)`` list of 2,000 keys can
-    then walk every row for every key. With custom plans the key list is a constant that
-    PostgreSQL hashes, which keeps each lookup linear whatever the statistics say.
+    A lookup of 2,000 keys is one array parameter (``= ANY(:keys)``, see
+    :func:`~crm_platform.records.listing.one_of`). Planned for its values, PostgreSQL would
+    estimate every key of the array against the column's statistics again for every chunk,
+    which costs more than the lookup itself; the generic plan (an index scan of the array)
+    is the same for any keys (and prepared statements reuse it). Only the import's own
+    lookups run this way: :func:`default_plans` when it is done.
     """
-    if _postgres():
-        db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    if is_postgres():
+        db.session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+
+
+def default_plans() -> None:
+    """Undo :func:`prefer_generic_plans` for the rest of the transaction."""
+    if is_postgres():
+        db.session.execute(text("SET LOCAL plan_cache_mode TO DEFAULT"))
+
+
+class BulkWriter:
+    """Writes chunks of rows and runs lookups in order, in the background on PostgreSQL (see
+    the module docstring). Rows are tuples in the order of a table's ``columns``, their JSON
+    values encoded by :meth:`json`."""
+
+    def __init__(self) -> None:
+        self.postgres = is_postgres()
+        self._pool: ThreadPoolExecutor | None = None
+        self._queued: list[Future[Any]] = []
+        self._last_write: Future[Any] | None = None
+
+    def json(self, value: Any) -> Any:
+        """A value of a JSON column as :meth:`write` takes it (JSON text for ``COPY``)."""
+        if not self.postgres:
+            return value
+        return "[]" if value == [] else _encode_json(value)
+
+    def write(self, batches: Sequence[Batch]) -> None:
+        """Insert ``(table, columns, rows)`` batches, in this order.
+
+        On PostgreSQL the insert is queued (after waiting for the previous write, so at most
+        one chunk is in flight): call :meth:`wait` before the session's next query.
+        """
+        batches = [b for b in batches if b[2]]
+        if not batches:
+            return
+        if not self.postgres:
+            for table, columns, rows in batches:
+                dicts = [dict(zip(columns, r, strict=True)) for r in rows]
+                db.session.execute(insert(table), dicts)
+            return
+        if self._last_write is not None:
+            self._last_write.result()
+        connection = db.session.connection().connection.dbapi_connection
+        self._last_write = self._submit(_copy, connection, list(batches))
+
+    def query(self, run: Callable[[], T]) -> Future[T]:
+        """``run()`` (a query of the session) once the queued writes are done.
+
+        On PostgreSQL it runs on the background thread, in the caller's context (app, tenant);
+        the caller may not use the session until it has the result.
+        """
+        if not self.postgres:
+            done: Future[T] = Future()
+            done.set_result(run())
+            return done
+        return self._submit(contextvars.copy_context().run, run)
+
+    def wait(self) -> None:
+        """Wait for everything queued; raises the first error."""
+        queued, self._queued = self._queued, []
+        self._last_write = None
+        error: BaseException | None = None
+        for future in queued:
+            try:
+                future.result()
+            except BaseException as exc:  # the first one is the cause of the others
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def close(self, *, failed: bool = False) -> None:
+        """Wait for the queued work and stop the thread; ``failed`` ignores its error (the
+        transaction is rolled back anyway)."""
+        try:
+            self.wait()
+        except Exception:
+            if not failed:
+                raise
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def _submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="crm-bulk")
+        self._queued = [f for f in self._queued if not f.done() or f.exception() is not None]
+        future = self._pool.submit(fn, *args)
+        self._queued.append(future)
+        return future
+
+
+_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _copy(connection: Any, batches: list[Batch]) -> None:
+    with connection.cursor() as cursor:
+        for table, columns, rows in batches:
+            staging = f"crm_bulk_{table.name}"
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {table.name}) ON COMMIT DROP"
+            )
+            names = ", ".join(columns)
+            with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {staging}")
+            cursor.execute(f"TRUNCATE {staging}")

@@ -21,7 +21,9 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from functools import partial
+from concurrent.futures import Future
+from dataclasses import dataclass
+from functools import lru_cache, partial
 from typing import Any
 
 from flask import current_app
@@ -32,19 +34,21 @@ from sqlalchemy import func, or_, select
 from ..customers import LIFECYCLE_STAGES, RECORD_MODELS, SIZES, SOURCES, Account, name_key
 from ..extensions import db
 from ..identity import Membership, User
-from ..ids import parse_uuid, uuid7
+from ..ids import parse_uuid, uuid7s
 from ..plugin_types import ImportTarget
+from ..policy import record_limit_problem
 from ..provisioning import ValidationFailed
 from ..records.custom_fields import ENTITY_LABELS
 from ..records.labels import SIZE_LABELS, SOURCE_LABELS, STAGE_LABELS
-from ..records.service import FIELDS, check_context, check_values
+from ..records.listing import one_of
+from ..records.service import FIELDS, check_context, check_values, record_count, record_label
 from ..records.tags import RecordTag, tag_key
 from ..records.teams import Team
 from ..records.validation import clean_email
 from ..records.visibility import live_and_visible
 from ..tenancy import require_tenant, utcnow
-from .bulk import bulk_insert, prefer_custom_plans
-from .engine import RowResult, SourceRow
+from .bulk import BulkWriter, default_plans, prefer_generic_plans
+from .engine import ImportProblem, RowResult, SourceRow
 from .mapping import header_key
 
 TARGET_KEYS = {"account": "accounts", "contact": "contacts"}
@@ -113,6 +117,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "birthday": ("date of birth", "birth date", "dob", "生日"),
 }
 _MULTI_SPLIT = re.compile(r"[,;，；、]")
+#: Names and tags repeat across the rows of a file: normalise each once.
+_name_key = lru_cache(maxsize=1 << 16)(name_key)
+_tag_key = lru_cache(maxsize=1 << 12)(tag_key)
+#: An account name of the file that no account has.
+_NO_ACCOUNT = object()
+_TAG_COLUMNS = ("tenant_id", "id", "kind", "record_id", "tag")
 
 
 def _label_variants(labels: dict[str, Any]) -> dict[str, list[str]]:
@@ -177,6 +187,7 @@ def import_one(kind: str, values: dict[str, Any]) -> Any:
     if result.action == "reject":
         raise ValidationFailed(result.errors)
     importer.write([result])
+    importer.close()
     return result.payload[2]
 
 
@@ -201,6 +212,27 @@ def _host_variants(host: str) -> list[str]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class FieldCopy:
+    """What validating a value of a custom field reads of its definition (a plain copy)."""
+
+    key: str
+    type: str
+    label: str
+    required: bool
+    choices: tuple[str, ...]
+
+    @classmethod
+    def of(cls, field: Any) -> FieldCopy:
+        """A copy of ``field`` (a :class:`~crm_platform.records.custom_fields.CustomField`)."""
+        return cls(field.key, field.type, field.label, field.required, tuple(field.choices or ()))
+
+    @property
+    def form_name(self) -> str:
+        """``cf_<key>``, as the field's own."""
+        return f"cf_{self.key}"
+
+
 class RecordImporter:
     """The batch importer of accounts or contacts (see the module docstring)."""
 
@@ -214,13 +246,15 @@ class RecordImporter:
         self.dedupe = dedupe
         self.membership = membership
         self.context = check_context(kind)
-        self.custom = {f"cf_{f.key}": f for f in self.context.custom_fields}
+        # Plain copies of the field definitions: check_values reads them for every row.
+        self.context.custom_fields = [FieldCopy.of(f) for f in self.context.custom_fields]
+        self.custom = {f.form_name: f for f in self.context.custom_fields}
         rows = db.session.execute(
             select(Membership.user_id, User.email).join(User, User.id == Membership.user_id)
         )
-        self.members = {email.lower(): str(uid) for uid, email in rows}
+        self.members = {email.lower(): uid for uid, email in rows}
         self.teams = {
-            name_key(name): str(tid) for tid, name in db.session.execute(select(Team.id, Team.name))
+            name_key(name): tid for tid, name in db.session.execute(select(Team.id, Team.name))
         }
         self.choices = {
             "lifecycle_stage": _choice_map(LIFECYCLE_STAGES, STAGE_LABELS),
@@ -230,84 +264,112 @@ class RecordImporter:
         actor_id = getattr(actor, "id", None)
         self.default_owner = actor_id if actor_id in self.context.member_ids else None
         self.tenant_id = require_tenant().id
-        prefer_custom_plans()
+        prefer_generic_plans()
         self.seen: dict[str, int] = {}
         self.columns = [c.key for c in self.model.__table__.columns]
+        self.position = {name: i for i, name in enumerate(self.columns)}
+        self.writer = BulkWriter()
+        #: Account references of the file (as written) → the account id, or _NO_ACCOUNT.
+        self.account_refs: dict[str, Any] = {}
+        self.known_choices: dict[tuple[str, str], str] = {}
+        self.plans: dict[tuple[str, ...], Any] = {}
 
     # ------------------------------------------------------------------ preparing rows
 
     def _prepare(self, values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
         """Raw cells → data for ``check_values``, and errors found on the way."""
-        data: dict[str, Any] = {}
+        standard, custom_fields, choices = self._plan(values)
+        data: dict[str, Any] = {name: values[name] for name in standard}
         custom: dict[str, Any] = {}
         errors: dict[str, str] = {}
-        for name, raw in values.items():
-            if name.startswith("cf_"):
-                f = self.custom.get(name)
-                if f is None:
-                    continue
-                custom[f.key] = (
-                    [p for p in _MULTI_SPLIT.split(raw)]
-                    if (f.type == "multi_choice" and raw)
-                    else raw
-                )
-            else:
-                data[name] = raw
-        for name, known in self.choices.items():
-            raw = data.get(name)
+        for name, f in custom_fields:
+            raw = values[name]
+            custom[f.key] = _MULTI_SPLIT.split(raw) if (f.type == "multi_choice" and raw) else raw
+        for name in choices:
+            raw = data[name]
             if raw:
-                data[name] = known.get(header_key(raw), raw)
+                data[name] = self._choice(name, raw)
         if data.get("tags"):
-            data["tags"] = [t for t in _MULTI_SPLIT.split(data["tags"])]
+            data["tags"] = _MULTI_SPLIT.split(data["tags"])
         owner = data.get("owner_id")
-        if owner and parse_uuid(owner) is None:
+        if owner:
+            # A member's e-mail address (members' addresses have an @, ids do not) or an id.
             found = self.members.get(owner.lower())
-            if found is None:
+            if found is not None:
+                data["owner_id"] = found
+            elif parse_uuid(owner) is None:
                 errors["owner_id"] = _("No member has the e-mail address “%(email)s”.", email=owner)
-            data["owner_id"] = found
+                data["owner_id"] = None
         team = data.get("team_id")
         if team and parse_uuid(team) is None:
-            found = self.teams.get(name_key(team))
+            found = self.teams.get(_name_key(team))
             if found is None:
                 errors["team_id"] = _("No team is called “%(name)s”.", name=team)
             data["team_id"] = found
         data["custom"] = custom
         return data, errors
 
+    def _plan(self, values: dict[str, str]) -> tuple[list[str], list[tuple[str, Any]], list[str]]:
+        """How to read rows with these fields: standard fields, custom fields, choice fields
+        (worked out once per set of mapped fields, which every row of a file shares)."""
+        names = tuple(values)
+        plan = self.plans.get(names)
+        if plan is None:
+            standard = [n for n in names if not n.startswith("cf_")]
+            custom = [(n, self.custom[n]) for n in names if n in self.custom]
+            choices = [n for n in standard if n in self.choices]
+            plan = self.plans[names] = (standard, custom, choices)
+        return plan
+
+    def _choice(self, name: str, raw: str) -> str:
+        """A stage, size or source given by value or label, as its value (else as given)."""
+        key = (name, raw)
+        value = self.known_choices.get(key)
+        if value is None:
+            value = self.known_choices[key] = self.choices[name].get(header_key(raw), raw)
+        return value
+
     def _resolve_accounts(self, prepared: list[tuple[dict[str, Any], dict[str, str]]]) -> None:
+        """Contacts' accounts given by id or name → ids (each reference looked up once)."""
         refs = {d["account_id"] for d, _e in prepared if d.get("account_id")}
-        if not refs:
-            return
-        ids = {u for u in (parse_uuid(r) for r in refs) if u is not None}
-        names = {name_key(r) for r in refs if parse_uuid(r) is None} - {""}
-        stmt = (
-            select(Account.id, Account.name_key)
-            .where(
-                *live_and_visible(Account, self.membership),
-                or_(Account.id.in_(ids), Account.name_key.in_(names)),
-            )
-            .order_by(Account.id)
-        )
-        by_name: dict[str, uuid.UUID] = {}
-        found: set[uuid.UUID] = set()
-        for aid, key in db.session.execute(stmt):
-            found.add(aid)
-            by_name.setdefault(key, aid)
-        self.context.account_ids.update(found)
+        new = refs - self.account_refs.keys()
+        if new:
+            self._look_up_accounts(new)
         for data, errors in prepared:
             ref = data.get("account_id")
             if not ref:
                 continue
-            aid = parse_uuid(ref)
-            if aid is None:
-                aid = by_name.get(name_key(ref))
-                if aid is None:
-                    errors["account_id"] = _("No account is called “%(name)s”.", name=ref)
-            data["account_id"] = str(aid) if aid else None
+            aid = self.account_refs[ref]
+            if aid is _NO_ACCOUNT:
+                errors["account_id"] = _("No account is called “%(name)s”.", name=ref)
+                aid = None
+            data["account_id"] = aid
+
+    def _look_up_accounts(self, refs: set[str]) -> None:
+        ids = {u for u in (parse_uuid(r) for r in refs) if u is not None}
+        names = {_name_key(r) for r in refs if parse_uuid(r) is None} - {""}
+        stmt = (
+            select(Account.id, Account.name_key)
+            .where(
+                *live_and_visible(Account, self.membership),
+                or_(one_of(Account.id, ids), one_of(Account.name_key, names)),
+            )
+            .order_by(Account.id)
+        )
+        self.writer.wait()
+        by_name: dict[str, uuid.UUID] = {}
+        for aid, key in db.session.execute(stmt):
+            self.context.account_ids.add(aid)
+            by_name.setdefault(key, aid)
+        for ref in refs:
+            # An id stays an id (check_values says whether it is an account the member sees).
+            aid = parse_uuid(ref) or by_name.get(_name_key(ref))
+            self.account_refs[ref] = aid if aid is not None else _NO_ACCOUNT
 
     # ------------------------------------------------------------------ dedupe
 
     def _keys(self, data: dict[str, Any]) -> list[str]:
+        """The row's dedupe keys."""
         if self.kind == "contact":
             try:
                 email = clean_email(data.get("email"))
@@ -323,39 +385,45 @@ class RecordImporter:
             keys.append(f"w:{host}")
         return keys
 
-    def _existing(self, all_keys: list[list[str]]) -> dict[str, Any]:
-        """Live, visible records matching any of the keys (one query), by key."""
+    def _existing(self, all_keys: list[list[str]]) -> Future[dict[str, Any]]:
+        """Live, visible records matching any of the keys (one query), by key: queued after
+        the write in flight (see :meth:`~.bulk.BulkWriter.query`)."""
         flat = {k for keys in all_keys for k in keys}
         if not flat or self.dedupe == "create":
-            return {}
+            return self.writer.query(dict)
         model = self.model
         wanted: Any = model if self.dedupe == "update" else model.id
         if self.kind == "contact":
             emails = [k[2:] for k in flat]
             columns = (model.email,)
-            where: Any = model.email.in_(emails)
+            where: Any = one_of(model.email, emails)
         else:
             names = [k[2:] for k in flat if k.startswith("n:")]
             hosts = [k[2:] for k in flat if k.startswith("w:")]
             variants = [v for h in hosts for v in _host_variants(h)]
-            where = or_(model.name_key.in_(names), func.lower(model.website).in_(variants))
+            where = or_(one_of(model.name_key, names), one_of(func.lower(model.website), variants))
             columns = (model.name_key, model.website)
         stmt = (
             select(wanted, *columns)
             .where(*live_and_visible(model, self.membership), where)
             .order_by(model.id)
         )
-        matches: dict[str, Any] = {}
-        for row in db.session.execute(stmt):
-            found = row[0]
-            if self.kind == "contact":
-                matches.setdefault(f"e:{row[1]}", found)
-            else:
-                matches.setdefault(f"n:{row[1]}", found)
-                host = website_host(row[2])
-                if host:
-                    matches.setdefault(f"w:{host}", found)
-        return matches
+        contact = self.kind == "contact"
+
+        def run() -> dict[str, Any]:
+            matches: dict[str, Any] = {}
+            for row in db.session.execute(stmt):
+                found = row[0]
+                if contact:
+                    matches.setdefault(f"e:{row[1]}", found)
+                else:
+                    matches.setdefault(f"n:{row[1]}", found)
+                    host = website_host(row[2])
+                    if host:
+                        matches.setdefault(f"w:{host}", found)
+            return matches
+
+        return self.writer.query(run)
 
     # ------------------------------------------------------------------ the protocol
 
@@ -365,10 +433,16 @@ class RecordImporter:
         if self.kind == "contact":
             self._resolve_accounts(prepared)
         keys = [self._keys(data) for data, _e in prepared]
-        existing = self._existing(keys)
+        # The lookup runs once the previous chunk is written; meanwhile every row is
+        # validated as a new record (no query).
+        lookup = self._existing(keys)
+        checked = [self._validate(data) for data, _e in prepared]
+        if not preview:
+            self._build(checked)
+        existing = lookup.result()
         out = []
-        for row, (data, errors), row_keys in zip(rows, prepared, keys, strict=True):
-            result = self._check_row(row, data, errors, row_keys, existing)
+        for row, (data, errors), valid, row_keys in zip(rows, prepared, checked, keys, strict=True):
+            result = self._check_row(row, data, errors, row_keys, existing, valid)
             if result.action != "reject":
                 for key in row_keys:
                     self.seen.setdefault(key, row.line)
@@ -377,6 +451,51 @@ class RecordImporter:
             out.append(result)
         return out
 
+    def _validate(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | dict:
+        """``check_values`` of the row as a new record: (values, custom), or its errors.
+
+        New records without an owner get the importer; without a source, ``import``.
+        """
+        try:
+            values, custom = check_values(self.kind, data, context=self.context)
+        except ValidationFailed as exc:
+            return dict(exc.errors)
+        if values.get("owner_id") is None:
+            values["owner_id"] = self.default_owner
+        if values.get("source") is None:
+            values["source"] = "import"
+        return values, custom
+
+    def _build(self, checked: list[Any]) -> None:
+        """The table rows (and tag rows) of every row that is valid as a new record, made
+        while the database still works on the previous chunk; :meth:`write` sends the ones
+        created. Each valid ``(values, custom)`` gets them appended: ``(..., id, row, tags)``.
+        """
+        valid = [i for i, c in enumerate(checked) if isinstance(c, tuple)]
+        now = utcnow()
+        position, tenant_id, kind = self.position, self.tenant_id, self.kind
+        encode = self.writer.json
+        blank = [None] * len(self.columns)
+        ids = uuid7s(len(valid))
+        for i, rid in zip(valid, ids, strict=True):
+            values, custom = checked[i]
+            row = blank[:]
+            for name, value in values.items():
+                row[position[name]] = value
+            row_tags = values.get("tags") or []
+            row[position["tenant_id"]] = tenant_id
+            row[position["id"]] = rid
+            row[position["custom"]] = encode(custom)
+            row[position["tags"]] = encode(row_tags)
+            row[position["created_at"]] = row[position["updated_at"]] = now
+            if kind == "contact":
+                key = _name_key(values.get("first_name"), values.get("last_name"))
+            else:
+                key = _name_key(values.get("name"))
+            row[position["name_key"]] = key
+            tags = [(tenant_id, kind, rid, t) for t in dict.fromkeys(map(_tag_key, row_tags)) if t]
+            checked[i] = (values, custom, rid, tuple(row), tags)
+
     def _check_row(
         self,
         row: SourceRow,
@@ -384,6 +503,7 @@ class RecordImporter:
         errors: dict[str, str],
         keys: list[str],
         existing: dict[str, Any],
+        checked: Any,
     ) -> RowResult:
         for key in keys:
             if key in self.seen:
@@ -391,36 +511,32 @@ class RecordImporter:
                 errors.setdefault(name, _("Same as line %(line)d.", line=self.seen[key]))
         if errors:
             # Report every problem of the row at once, not only the first ones found.
-            try:
-                check_values(self.kind, data, context=self.context)
-            except ValidationFailed as exc:
-                errors = {**exc.errors, **errors}
+            if isinstance(checked, dict):
+                errors = {**checked, **errors}
             return RowResult(row.line, "reject", errors=errors)
         match = next((existing[k] for k in keys if k in existing), None)
-        try:
-            if match is not None and self.dedupe == "skip":
-                return RowResult(row.line, "skip")
-            if match is not None and self.dedupe == "update":
-                changes = {k: v for k, v in data.items() if k != "custom" and v not in (None, "")}
-                changes["custom"] = {k: v for k, v in data["custom"].items() if v not in ("", [])}
+        if match is not None and self.dedupe == "skip":
+            return RowResult(row.line, "skip")
+        if match is not None and self.dedupe == "update":
+            changes = {k: v for k, v in data.items() if k != "custom" and v not in (None, "")}
+            changes["custom"] = {k: v for k, v in data["custom"].items() if v not in ("", [])}
+            try:
                 values, custom = check_values(
                     self.kind, changes, record=match, context=self.context
                 )
-                return RowResult(row.line, "update", payload=(values, custom, match))
-            values, custom = check_values(self.kind, data, context=self.context)
-        except ValidationFailed as exc:
-            return RowResult(row.line, "reject", errors=dict(exc.errors))
-        if values.get("owner_id") is None:
-            values["owner_id"] = self.default_owner
-        if values.get("source") is None:
-            values["source"] = "import"
-        return RowResult(row.line, "create", payload=(values, custom, uuid7()))
+            except ValidationFailed as exc:
+                return RowResult(row.line, "reject", errors=dict(exc.errors))
+            return RowResult(row.line, "update", payload=(values, custom, match))
+        if isinstance(checked, dict):
+            return RowResult(row.line, "reject", errors=dict(checked))
+        # (values, custom), or after _build (values, custom, id, table row, tag rows)
+        return RowResult(row.line, "create", payload=checked)
 
     def _shown(self, row: SourceRow, result: RowResult) -> dict[str, Any]:
         """The row's values as they will be stored (for the preview)."""
         if result.action not in ("create", "update"):
             return dict(row.values)
-        values, custom, _x = result.payload
+        values, custom = result.payload[:2]
         shown: dict[str, Any] = {}
         for name, raw in row.values.items():
             if name in ("owner_id", "team_id", "account_id"):
@@ -434,48 +550,54 @@ class RecordImporter:
         return shown
 
     def write(self, results: Sequence[RowResult]) -> None:
-        """Insert the new records in bulk, apply updates; nothing is committed here."""
-        now = utcnow()
-        rows: list[dict[str, Any]] = []
-        tags: list[dict[str, Any]] = []
-        blank = dict.fromkeys(self.columns)
-        for result in results:
-            if result.action == "create":
-                values, custom, rid = result.payload
-                row = {
-                    **blank,
-                    **values,
-                    "tenant_id": self.tenant_id,
-                    "id": rid,
-                    "custom": custom,
-                    "tags": values.get("tags") or [],
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                if self.kind == "contact":
-                    row["name_key"] = name_key(values.get("first_name"), values.get("last_name"))
-                else:
-                    row["name_key"] = name_key(values.get("name"))
-                rows.append(row)
-                for tag in dict.fromkeys(tag_key(t) for t in row["tags"]):
-                    if tag:
-                        tags.append(
-                            {
-                                "tenant_id": self.tenant_id,
-                                "id": uuid7(),
-                                "kind": self.kind,
-                                "record_id": rid,
-                                "tag": tag,
-                            }
-                        )
-            elif result.action == "update":
+        """Insert the new records in bulk (in the background on PostgreSQL: see
+        :class:`~.bulk.BulkWriter`), apply updates; nothing is committed here."""
+        created = [r for r in results if r.action == "create"]
+        updated = [r for r in results if r.action == "update"]
+        if updated:
+            self.writer.wait()
+            now = utcnow()
+            for result in updated:
                 values, custom, record = result.payload
                 self._apply(record, values, custom, now)
-        if rows:
-            bulk_insert(self.model.__table__, rows)
-        if tags:
-            bulk_insert(RecordTag.__table__, tags)
-        db.session.flush()
+            db.session.flush()
+        if not created:
+            return
+        if len(created[0].payload) == 2:  # checked for a preview, then written
+            payloads = [r.payload for r in created]
+            self._build(payloads)
+            for result, payload in zip(created, payloads, strict=True):
+                result.payload = payload
+        limit = record_limit_problem(
+            TARGET_KEYS[self.kind],
+            self._count,
+            adding=len(created),
+            label=record_label(self.kind),
+        )
+        if limit:
+            raise ImportProblem(limit)
+        rows = [r.payload[3] for r in created]
+        tags = [t for r in created for t in r.payload[4]]
+        tag_rows = [
+            (t, i, k, r, g) for i, (t, k, r, g) in zip(uuid7s(len(tags)), tags, strict=True)
+        ]
+        self.writer.write(
+            [
+                (self.model.__table__, self.columns, rows),
+                (RecordTag.__table__, _TAG_COLUMNS, tag_rows),
+            ]
+        )
+
+    def _count(self) -> int:
+        """The tenant's records of this kind, the ones being written included."""
+        self.writer.wait()
+        return record_count(self.kind)
+
+    def close(self, *, failed: bool = False) -> None:
+        """Wait for the last write (see :class:`~.engine.BatchImporter`)."""
+        self.writer.close(failed=failed)
+        if not failed:
+            default_plans()
 
     @staticmethod
     def _apply(record: Any, values: dict[str, Any], custom: dict[str, Any], now: Any) -> None:

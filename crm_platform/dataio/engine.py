@@ -3,9 +3,11 @@
 Rows go through a *batch importer* in chunks: ``check(rows)`` validates a chunk without
 writing (dedupe lookups are one query per chunk) and says what each row will do (create,
 update, skip, or reject with a message per field); ``write(results)`` writes the accepted
-rows of the chunk (bulk inserts). :func:`run_rows` drives a whole file through one importer
-inside the caller's transaction and collects the rejected rows into a report; the caller
-commits once, so either every accepted row is written or, on any failure, none is.
+rows of the chunk (bulk inserts, which may still run while the next chunk is checked);
+``close()``, when the importer has it, waits for the last write. :func:`run_rows` drives a
+whole file through one importer inside the caller's transaction and collects the rejected
+rows into a report; the caller commits once, so either every accepted row is written or, on
+any failure, none is.
 
 Targets that only give ``import_row`` get :class:`RowByRow`: each row is written in a
 savepoint, and a row whose ``import_row`` raises ``ValidationFailed`` is rolled back and
@@ -72,6 +74,9 @@ class BatchImporter(Protocol):
     def write(self, results: Sequence[RowResult]) -> None:
         """Write the rows whose action is ``create`` or ``update`` (may reject some)."""
 
+    # Optional: ``close(*, failed: bool = False) -> None`` waits for writes still running
+    # (raising their error unless ``failed``); :func:`run_rows` calls it once at the end.
+
 
 class RowByRow:
     """The batch importer of a target that has only ``import_row``."""
@@ -110,16 +115,22 @@ def source_rows(
     """Mapped rows, or a rejection for a row whose cells do not fit the header."""
     columns = [(i, f) for i, f in enumerate(mapping) if f]
     for line, cells in rows:
-        extra = cells[width:]
-        if (extra and any(c.strip() for c in extra)) or (len(cells) < width and not padded):
+        count = len(cells)
+        if count != width and (
+            (count > width and "".join(cells[width:]).strip()) or (count < width and not padded)
+        ):
             message = _(
                 "This line has %(cells)d cells but the header names %(columns)d columns.",
-                cells=len(cells),
+                cells=count,
                 columns=width,
             )
             yield RowResult(line, "reject", errors={ROW_ERROR: message}, payload=cells)
             continue
-        values = {f: unescape_cell(cells[i]) if i < len(cells) else "" for i, f in columns}
+        values = {}
+        for i, f in columns:
+            cell = cells[i] if i < count else ""
+            # Only a cell starting with a quote can be a guarded formula (see unescape_cell).
+            values[f] = unescape_cell(cell) if cell[:1] == "'" else cell.strip()
         yield SourceRow(line, cells, values)
 
 
@@ -205,6 +216,31 @@ def run_rows(
     Raises :class:`ImportProblem` when the file has more than ``max_rows`` rows (after
     writing nothing the caller will keep: it rolls back).
     """
+    close = getattr(importer, "close", None)
+    try:
+        outcome = _run_chunks(
+            rows, headers, mapping, padded, importer, labels, max_rows, progress, chunk_size
+        )
+    except BaseException:
+        if close is not None:
+            close(failed=True)
+        raise
+    if close is not None:
+        close()
+    return outcome
+
+
+def _run_chunks(
+    rows: Iterable[Row],
+    headers: Sequence[str],
+    mapping: Sequence[str | None],
+    padded: bool,
+    importer: BatchImporter,
+    labels: Mapping[str, Any],
+    max_rows: int,
+    progress: Callable[[int], None] | None,
+    chunk_size: int | None,
+) -> Outcome:
     outcome = Outcome()
     report = Report(headers)
     seen = 0
@@ -264,6 +300,9 @@ def preview(
         if len(out) + len(sources) >= size:
             break
     results = importer.check(sources, preview=True) if sources else []
+    close = getattr(importer, "close", None)
+    if close is not None:
+        close()
     out += list(zip(sources, results, strict=True))
     out.sort(key=lambda pair: pair[1].line)
     return out

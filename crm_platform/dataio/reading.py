@@ -139,16 +139,13 @@ def iter_csv(text: str, delimiter: str) -> Iterator[Row]:
     """``(line, cells)`` of every non-blank row; raises :class:`FileProblem` on bad quoting."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     line = 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise _csv_problem(exc, line) from exc
-        start, line = line, reader.line_num + 1
-        if any(c.strip() for c in cells):
-            yield start, cells
+    try:
+        for cells in reader:
+            start, line = line, reader.line_num + 1
+            if "".join(cells).strip():
+                yield start, cells
+    except csv.Error as exc:
+        raise _csv_problem(exc, line) from exc
 
 
 def cell_text(value: Any) -> str:

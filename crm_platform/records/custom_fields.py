@@ -282,6 +282,46 @@ def check_definition(
     return errors
 
 
+def create_field(
+    entity: str,
+    label: str,
+    type_: str,
+    *,
+    choices: Iterable[str] = (),
+    required: bool = False,
+    key: str | None = None,
+) -> CustomField:
+    """Validate and add a custom field of ``entity`` (audited); raises ``ValidationFailed``.
+
+    ``key`` defaults to one made from the label. The caller commits.
+    """
+    from .. import audit
+    from ..provisioning import ValidationFailed
+
+    label = " ".join((label or "").split())
+    choices = list(choices) if type_ in CHOICE_TYPES else []
+    errors = check_definition(entity, label, type_, choices, required, key=key or None)
+    if errors:
+        raise ValidationFailed(errors)
+    taken = db.session.scalars(select(CustomField.key).where(CustomField.entity == entity))
+    field = CustomField(
+        entity=entity,
+        key=key or slug_key(label, taken),
+        label=label,
+        type=type_,
+        choices=choices,
+        required=required,
+        position=next_position(entity),
+    )
+    db.session.add(field)
+    audit.record(
+        "custom_field.created",
+        target=f"{entity}.{field.key}",
+        details={"label": label, "type": field.type},
+    )
+    return field
+
+
 def _key_taken(entity: str, key: str) -> bool:
     stmt = select(CustomField.id).where(CustomField.entity == entity, CustomField.key == key)
     return db.session.scalar(stmt) is not None

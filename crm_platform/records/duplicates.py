@@ -100,6 +100,54 @@ def candidate_pairs(kind: str, membership: Any, limit: int = 100) -> list[Pair]:
     return found[:limit]
 
 
+@dataclass
+class Match:
+    """An existing record that looks like the customer being entered, and why."""
+
+    record: Any
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def reason_labels(self) -> list[str]:
+        """The reasons, translated."""
+        return [str(REASON_LABELS[r]) for r in self.reasons]
+
+
+def matching_records(
+    kind: str,
+    membership: Any,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    name: str | None = None,
+    limit: int = 5,
+) -> list[Match]:
+    """Live ``kind`` records ``membership`` sees sharing a key with the given values.
+
+    The same keys as :func:`candidate_pairs`: the e-mail address, the phone number (both as
+    stored: lowercased, ``+<digits>``) and the normalised name; most alike first.
+    """
+    from ..customers import RECORD_MODELS, name_key
+    from .visibility import live_and_visible
+
+    model = RECORD_MODELS[kind]
+    wanted = {
+        "email": (model.email, (email or "").strip().lower()),
+        "phone": (model.phone, (phone or "").strip()),
+        "name": (model.name_key, name_key(name)),
+    }
+    found: dict[uuid.UUID, Match] = {}
+    visible = live_and_visible(model, membership)
+    for reason, (column, value) in wanted.items():
+        if not value:
+            continue
+        stmt = select(model).where(*visible, column == value).order_by(model.id).limit(limit)
+        for row in db.session.scalars(stmt).unique():
+            found.setdefault(row.id, Match(row)).reasons.append(reason)
+    ranked = sorted(found.values(), key=lambda m: (-len(m.reasons), m.record.name_key))
+    return ranked[:limit]
+
+
 def dismiss(kind: str, a: uuid.UUID, b: uuid.UUID, by: Any = None) -> None:
     """Remember that records ``a`` and ``b`` are not duplicates (idempotent; caller commits)."""
     first, second = ordered(a, b)

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .. import audit
 from ..customers import LIFECYCLE_STAGES, RECORD_MODELS, SIZES, SOURCES, Account, Contact
@@ -26,6 +26,7 @@ from ..extensions import db
 from ..identity import Membership
 from ..ids import parse_uuid
 from ..modules import emit_event
+from ..policy import check_record_limit
 from ..provisioning import ValidationFailed
 from ..tenancy import utcnow
 from . import custom_fields
@@ -230,11 +231,25 @@ def _label(record: Any) -> str:
     return (record.display_name or "")[:254]
 
 
+def record_count(kind: str) -> int:
+    """How many accounts or contacts the tenant has (the trash included)."""
+    return db.session.scalar(select(func.count()).select_from(RECORD_MODELS[kind])) or 0
+
+
+def record_label(kind: str) -> str:
+    """``accounts`` or ``contacts``, translated (for messages)."""
+    return str(_("accounts") if kind == "account" else _("contacts"))
+
+
 def create_record(
     kind: str, data: Mapping[str, Any], *, actor: Any = None, membership: Any = None
 ) -> Account | Contact:
-    """Validate and add a new account or contact; emits ``<kind>.created``. Caller commits."""
+    """Validate and add a new account or contact; emits ``<kind>.created``. Caller commits.
+
+    Raises ``ValidationFailed`` for bad values, or (field ``limit``) past the plan's limit.
+    """
     values, custom = check_values(kind, data, membership=membership)
+    check_record_limit(f"{kind}s", partial(record_count, kind), label=record_label(kind))
     if values.get("owner_id") is None and "owner_id" not in data and actor is not None:
         values["owner_id"] = _member_or_none(actor)
     record = RECORD_MODELS[kind](**values, custom=custom)

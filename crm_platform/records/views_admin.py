@@ -12,6 +12,7 @@ from .. import audit
 from ..access import get_or_404, require_permission
 from ..customers import RECORD_MODELS
 from ..extensions import db
+from ..provisioning import ValidationFailed
 from ..tenancy import utcnow
 from ..web import tenant_bp
 from .custom_fields import (
@@ -20,11 +21,11 @@ from .custom_fields import (
     MAX_FIELDS,
     CustomField,
     check_definition,
+    create_field,
     fields_of,
     next_position,
     parse_choices,
     records_using,
-    slug_key,
 )
 from .forms import ButtonForm, CustomFieldForm, TeamForm, TeamMemberForm, VisibilityForm
 from .pages import apply_errors, member_choices, members
@@ -66,33 +67,21 @@ def custom_field_new() -> Any:
     entity = _entity()
     form = CustomFieldForm()
     if form.validate_on_submit():
-        label = " ".join(form.label.data.split())
-        choices = parse_choices(form.choices.data)
-        key = (form.key.data or "").strip()
-        taken = db.session.scalars(select(CustomField.key).where(CustomField.entity == entity))
-        errors = check_definition(
-            entity, label, form.type.data, choices, form.required.data, key=key or None
-        )
-        if not errors:
-            field = CustomField(
-                entity=entity,
-                key=key or slug_key(label, taken),
-                label=label,
-                type=form.type.data,
-                choices=choices if form.type.data in ("choice", "multi_choice") else [],
+        try:
+            field = create_field(
+                entity,
+                form.label.data,
+                form.type.data,
+                choices=parse_choices(form.choices.data),
                 required=form.required.data,
-                position=next_position(entity),
+                key=(form.key.data or "").strip() or None,
             )
-            db.session.add(field)
-            audit.record(
-                "custom_field.created",
-                target=f"{entity}.{field.key}",
-                details={"label": label, "type": field.type},
-            )
+        except ValidationFailed as exc:
+            apply_errors(form, exc.errors, "label")
+        else:
             db.session.commit()
-            flash(_("Field “%(label)s” added.", label=label), "success")
+            flash(_("Field “%(label)s” added.", label=field.label), "success")
             return redirect(url_for("workspace.custom_fields")), 303
-        apply_errors(form, errors, "label")
     return (
         render_template("records/field_form.html", form=form, field=None, entity=entity),
         400 if form.errors else 200,

@@ -29,10 +29,22 @@ KNOWN_EVENTS = {
 }
 
 
+def known_events() -> dict[str, object]:
+    """Every event a webhook may subscribe to: the core's, then those that installed modules
+    declare in their descriptor (``ModuleDescriptor.events``), by name."""
+    from ..modules import installed_modules
+
+    events: dict[str, object] = dict(KNOWN_EVENTS)
+    for descriptor in sorted(installed_modules().values(), key=lambda d: d.key):
+        for name, label in descriptor.events.items():
+            events.setdefault(name, label)
+    return events
+
+
 def event_choices() -> list[tuple[str, object]]:
     """``(value, label)`` pairs for the subscription form: ``*`` first, then every event."""
     return [(ALL, _l("Every event (*), including those of plugins"))] + [
-        (name, label) for name, label in KNOWN_EVENTS.items()
+        (name, label) for name, label in known_events().items()
     ]
 
 
@@ -41,7 +53,7 @@ def clean_events(names: Iterable[str]) -> list[str]:
     chosen = {n.strip() for n in names if n and n.strip()}
     if ALL in chosen:
         return [ALL]
-    return [n for n in KNOWN_EVENTS if n in chosen]
+    return [n for n in known_events() if n in chosen]
 
 
 def matches(subscribed: Iterable[str], event_name: str) -> bool:

@@ -16,7 +16,7 @@ from ..ids import parse_uuid
 from ..provisioning import ValidationFailed
 from . import service
 from .delivery import can_replay, send_test
-from .events import ALL, KNOWN_EVENTS
+from .events import ALL, known_events
 from .forms import ButtonForm, WebhookForm
 from .models import FAILED, STATUS_LABELS, Webhook, WebhookAttempt, WebhookDelivery
 
@@ -83,7 +83,7 @@ def index() -> Any:
         hooks=hooks,
         latest=latest,
         failing=failing,
-        event_labels=KNOWN_EVENTS,
+        event_labels=known_events(),
     )
 
 
@@ -149,7 +149,7 @@ def detail(webhook_id: str) -> Any:
         show_secret=request.args.get("secret") == "1",
         can_replay=can_replay,
         button_form=ButtonForm(),
-        event_labels=KNOWN_EVENTS,
+        event_labels=known_events(),
     )
 
 
