@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from . import migrations_support  # noqa: F401 - plugin revision folders
 from .config import load_config
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from .routing import LazyBuilderRule
 
 __all__ = ["create_app"]
 
@@ -53,6 +54,7 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None = None) -> Flask:
     """Build the app from the environment, ``config`` overrides and optional extra plugins."""
     app = Flask(__name__, instance_path=os.environ.get("CRM_INSTANCE_PATH") or None)
+    app.url_rule_class = LazyBuilderRule
     app.config.update(load_config(app.instance_path, config))
     os.makedirs(app.instance_path, exist_ok=True)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
