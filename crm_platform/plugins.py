@@ -145,17 +145,22 @@ def _call(impl: Any, hook_name: str, kwargs: dict[str, Any]) -> tuple[bool, Any]
         return False, None
 
 
-def collect(hook_name: str, **kwargs: Any) -> list[Any]:
-    """Call a list-returning hook on the tenant's active plugins; flatten the results.
+def answers(hook_name: str, **kwargs: Any) -> list[Any]:
+    """Each active plugin's answer to ``hook_name``, in pluggy's call order (``None`` dropped).
 
     A plugin that raises is logged with its name and left out; the others still answer.
     """
     results: list[Any] = []
     for impl in _active_impls(hook_name):
         ok, value = _call(impl, hook_name, kwargs)
-        if ok and value:
-            results.extend(value)
+        if ok and value is not None:
+            results.append(value)
     return results
+
+
+def collect(hook_name: str, **kwargs: Any) -> list[Any]:
+    """Call a list-returning hook on the tenant's active plugins; flatten the results."""
+    return [item for value in answers(hook_name, **kwargs) if value for item in value]
 
 
 def notify(hook_name: str, **kwargs: Any) -> None:

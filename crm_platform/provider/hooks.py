@@ -13,7 +13,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from ..plugin_types import DashboardPeriod, NavItem, Panel, Widget
-from ..plugins import _active_impls, _call, collect
+from ..plugins import answers, collect
 
 #: The console's own pages; plugins add theirs with ``crm_provider_navigation``.
 CORE_NAVIGATION = (
@@ -39,9 +39,8 @@ def tenant_summaries(tenants: Iterable[Any]) -> dict[uuid.UUID, dict[str, Any]]:
     merged: dict[uuid.UUID, dict[str, Any]] = {t.id: {} for t in tenants}
     if not tenants:
         return merged
-    for impl in _active_impls("crm_provider_tenant_summary"):
-        ok, answer = _call(impl, "crm_provider_tenant_summary", {"tenants": tenants})
-        if not ok or not isinstance(answer, dict):
+    for answer in answers("crm_provider_tenant_summary", tenants=tenants):
+        if not isinstance(answer, dict):
             continue
         for tenant_id, facts in answer.items():
             if tenant_id in merged and isinstance(facts, dict):
