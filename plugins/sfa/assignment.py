@@ -2,10 +2,11 @@
 
 Rules are tried in order; the first active one whose condition matches the lead wins and
 hands the lead to the next of its members in turn (round-robin; a rule with one member
-always assigns to that member). A condition is *any lead*, or the lead's region (the
-territory), industry or source being one of the rule's values (comma-separated, case
-ignored). When no rule matches, the lead stays unassigned in the shared pool. Members who
-left the workspace are skipped.
+always assigns to that member). A condition is *any lead*, or the lead's region, industry
+or source being one of the rule's values (comma-separated, case ignored), or the lead falling
+in one of the named territories (``territories.py``; a territory rule without members of its
+own hands leads to the territory's members). When no rule matches, the lead stays
+unassigned in the shared pool. Members who left the workspace are skipped.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ MATCH_FIELDS = {
     "region": _l("Region (territory)"),
     "industry": _l("Industry"),
     "source": _l("Source"),
+    "territory": _l("Territory (by name; no members chosen: the territory's members)"),
 }
 MAX_RULES = 50
 
@@ -48,6 +50,11 @@ def matches(rule: AssignmentRule, lead: Lead) -> bool:
         return False
     if rule.match_field == "any":
         return True
+    if rule.match_field == "territory":
+        from .territories import territories_for
+
+        names = values_of(rule)
+        return any(t.name.casefold() in names for t in territories_for(lead.region, lead.industry))
     value = str(getattr(lead, rule.match_field, None) or "").strip().casefold()
     return bool(value) and value in values_of(rule)
 
@@ -78,7 +85,7 @@ def check_rule(data: Mapping[str, Any]) -> dict[str, Any]:
     raw = [raw] if isinstance(raw, str) else list(raw)
     ids = [parse_uuid(v) for v in raw]
     members = set(db.session.scalars(select(Membership.user_id)))
-    if not ids or any(i is None or i not in members for i in ids):
+    if (not ids and field != "territory") or any(i is None or i not in members for i in ids):
         errors["member_ids"] = _("Choose one or more members of this workspace.")
     values["member_ids"] = list(dict.fromkeys(str(i) for i in ids if i is not None))
     values["active"] = bool(data.get("active", True))
@@ -142,7 +149,12 @@ def assignee_for(lead: Lead) -> uuid.UUID | None:
     for rule in db.session.scalars(stmt):
         if not matches(rule, lead):
             continue
-        candidates = [u for u in (parse_uuid(m) for m in rule.member_ids) if u in members]
+        chosen = [parse_uuid(m) for m in rule.member_ids]
+        if not chosen and rule.match_field == "territory":
+            from .territories import territory_members_for
+
+            chosen = territory_members_for(values_of(rule), lead.region, lead.industry)
+        candidates = [u for u in chosen if u in members]
         if not candidates:
             continue
         choice = candidates[rule.next_index % len(candidates)]

@@ -79,7 +79,7 @@ def columns(
         order = (
             (Deal.closed_at.desc(),)
             if column.stage.is_closed
-            else (Deal.expected_close.is_(None), Deal.expected_close, Deal.id)
+            else (Deal.expected_close.asc().nulls_last(), Deal.id)
         )
         stmt = _scope(
             select(Deal).where(Deal.stage_id == column.stage.id), pipeline, membership, owners

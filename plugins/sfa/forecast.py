@@ -129,8 +129,10 @@ def _scope(stmt: Any, membership: Any, owner_ids: Iterable[uuid.UUID] | None) ->
 
 
 def team_member_ids(team_id: uuid.UUID) -> list[uuid.UUID]:
-    """The users of a team."""
-    return list(db.session.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team_id)))
+    """The users of a team and of the teams under it (``territories.py``)."""
+    from .territories import team_tree_member_ids
+
+    return team_tree_member_ids(team_id)
 
 
 def teams_of(user_id: uuid.UUID) -> list[uuid.UUID]:
@@ -140,10 +142,9 @@ def teams_of(user_id: uuid.UUID) -> list[uuid.UUID]:
 
 def default_team(membership: Any) -> uuid.UUID | None:
     """Managers look at their own team's pipeline first (their first team), others at all."""
-    if membership is None or membership.role != "manager":
-        return None
-    teams = teams_of(membership.user_id)
-    return teams[0] if teams else None
+    from .territories import managed_team
+
+    return managed_team(membership)
 
 
 def build(
@@ -259,13 +260,16 @@ def _team_rows(rows: dict[uuid.UUID | None, Row], owner_ids: list[uuid.UUID] | N
     members: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     for team_id, user_id in db.session.execute(select(TeamMember.team_id, TeamMember.user_id)):
         members[team_id].append(user_id)
+    from .territories import sub_team_ids
+
     out = []
     for team in all_teams():
         team_row = Row(str(team.id), team.name)
-        for user_id in members.get(team.id, []):
+        people = list(dict.fromkeys(u for t in sub_team_ids(team.id) for u in members.get(t, [])))
+        for user_id in people:
             if user_id in rows:
                 team_row.add(rows[user_id])
-        if owner_ids is None or set(members.get(team.id, [])) & set(owner_ids):
+        if owner_ids is None or set(people) & set(owner_ids):
             out.append(team_row)
     return out
 

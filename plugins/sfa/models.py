@@ -291,3 +291,8 @@ class Quota(TenantScoped, Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+from . import planning_models  # noqa: E402,F401  (territories, team hierarchy, reminders)
+
+from . import quote_models  # noqa: E402,F401  # isort: skip  (products, price books, quotes)

@@ -67,7 +67,16 @@ def crm_module() -> ModuleDescriptor:
 @hookimpl
 def crm_blueprints() -> list[Any]:
     """The sales pages and their static files."""
-    from . import views_deals, views_forecast, views_leads, views_public, views_settings  # noqa: F401
+    from . import (  # noqa: F401
+        views_agenda,
+        views_deals,
+        views_forecast,
+        views_leads,
+        views_public,
+        views_quotes,
+        views_settings,
+        views_territories,
+    )
     from .blueprint import assets, bp
 
     return [bp, assets]
@@ -85,6 +94,7 @@ def crm_navigation(membership: Any) -> list[NavItem]:
     if not membership.can("sfa.read"):
         return []
     items = [
+        NavItem(_("My day"), "sfa.agenda", order=295),
         NavItem(_("Deals"), "sfa.board", order=300),
         NavItem(_("Leads"), "sfa.leads", order=310),
         NavItem(_("Forecast"), "sfa.forecast", order=320),
@@ -100,6 +110,9 @@ def crm_module_enabled(tenant: Any, module: ModuleDescriptor) -> None:
     from .onboarding import onboard
 
     onboard(tenant)
+    from .agenda import ensure_contact_fields
+
+    ensure_contact_fields()  # birthday, anniversary, key contact
 
 
 @hookimpl
@@ -146,20 +159,26 @@ def crm_import_targets() -> list[ImportTarget]:
 def crm_api_resources() -> list[ApiResource]:
     """``/api/v1/leads``, ``/api/v1/deals`` and ``/api/v1/pipelines``."""
     from .api import DEAL_SCHEMA, LEAD_SCHEMA, PIPELINE_SCHEMA, deals_api, leads_api, pipelines_api
+    from .quote_api import quote_api_resources
 
     return [
         ApiResource("leads", leads_api, LEAD_SCHEMA),
         ApiResource("deals", deals_api, DEAL_SCHEMA),
         ApiResource("pipelines", pipelines_api, PIPELINE_SCHEMA),
+        *quote_api_resources(),
     ]
 
 
 @hookimpl
 def crm_schedules() -> list[Schedule]:
-    """Reclaim leads nobody worked, every hour."""
+    """Reclaim leads nobody worked, and send due reminders, every hour."""
+    from .agenda import remind
     from .jobs import reclaim_leads
 
-    return [Schedule(name="sfa.reclaim_leads", func=reclaim_leads, every=3600)]
+    return [
+        Schedule(name="sfa.reclaim_leads", func=reclaim_leads, every=3600),
+        Schedule(name="sfa.reminders", func=remind, every=3600),
+    ]
 
 
 @hookimpl

@@ -40,6 +40,10 @@ class SalesSettings:
     webform_key: str = ""
     webform_thanks: str = ""
     industry: str = "generic"
+    #: Sales' own visibility rule of deals and leads per ruled role (see ``territories.py``).
+    record_visibility: dict[str, str] = field(default_factory=dict)
+    #: Days ahead that activity reminders are sent (0: on the day only).
+    reminder_days: int = 1
 
 
 def sales_settings() -> SalesSettings:
@@ -84,6 +88,25 @@ def _pool_days(value: Any) -> int:
     return days
 
 
+def _record_visibility(value: Any) -> dict[str, str]:
+    from .territories import RULED_ROLES, RULES
+
+    rules = dict(value or {})
+    if any(r not in RULED_ROLES or v not in ("", *RULES) for r, v in rules.items()):
+        raise ValueError(_("Choose one of the rules."))
+    return {r: v for r, v in rules.items() if v}
+
+
+def _reminder_days(value: Any) -> int:
+    try:
+        days = int(str(value).strip())
+    except ValueError:
+        days = -1
+    if not 0 <= days <= 14:
+        raise ValueError(_("Enter a number of days from %(min)d to %(max)d.", min=0, max=14))
+    return days
+
+
 def save_sales_settings(changes: dict[str, Any]) -> SalesSettings:
     """Validate and store ``changes`` (any of the settings); raises ``ValidationFailed``.
 
@@ -99,6 +122,8 @@ def save_sales_settings(changes: dict[str, Any]) -> SalesSettings:
         "webform_key": lambda v: str(v),
         "webform_thanks": lambda v: " ".join(str(v or "").split())[:300],
         "industry": lambda v: str(v),
+        "record_visibility": _record_visibility,
+        "reminder_days": _reminder_days,
     }
     for name, raw in changes.items():
         try:

@@ -1,4 +1,5 @@
-"""Who sees which leads and deals: the core's own/team/all rule (``visible_clause``).
+"""Who sees which leads and deals: the core's own/team/all rule (``visible_clause``), or the
+rule Sales settings chose for the role (own/team/territory/all, see ``territories.py``).
 
 Deals and leads have an owner but no team of their own, so under the "team" rule a member
 sees their own and their teammates' deals and leads. Leads nobody owns (the shared pool) are
@@ -24,14 +25,26 @@ def _owned(model: Any) -> Any:
     return SimpleNamespace(owner_id=model.owner_id, team_id=null())
 
 
+def _clause(model: Any, membership: Any) -> ColumnElement[bool] | None:
+    """Sales' own rule for the member's role when the tenant chose one (own, team, territory,
+    all: ``territories.py``), else the customer database's."""
+    from .settings import sales_settings
+    from .territories import rule_clause, sales_rule
+
+    rule = sales_rule(membership, sales_settings().record_visibility)
+    if rule is None:
+        return visible_clause(_owned(model), membership)
+    return rule_clause(model, rule, membership.user_id)
+
+
 def deal_clause(membership: Any) -> ColumnElement[bool] | None:
     """The deals ``membership`` may see (``None``: all of them)."""
-    return visible_clause(_owned(Deal), membership)
+    return _clause(Deal, membership)
 
 
 def lead_clause(membership: Any) -> ColumnElement[bool] | None:
     """The leads ``membership`` may see: by the rule, plus the unassigned pool."""
-    clause = visible_clause(_owned(Lead), membership)
+    clause = _clause(Lead, membership)
     return None if clause is None else or_(clause, Lead.owner_id.is_(None))
 
 
