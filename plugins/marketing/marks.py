@@ -1,11 +1,12 @@
 """A sending lane's per-message status marks, each in its own commit.
 
 On PostgreSQL a lane keeps one connection of its own for them, with the tenant set for the
-whole session (row-level security) and ``synchronous_commit`` off, so a mark is one
-``UPDATE`` and one ``COMMIT`` (a commit that returns before its WAL is flushed cannot be lost
-to a killed worker, only to a crashed database server). The connection is thrown away
-afterwards, never returned to the pool with the tenant set. Elsewhere (SQLite), and for marks
-that must commit with other writes of the session (the outbox), the ORM session is used.
+whole session (row-level security), ``synchronous_commit`` off and autocommit, so a mark is
+one ``UPDATE`` that commits itself, one round trip (a commit that returns before its WAL is
+flushed cannot be lost to a killed worker, only to a crashed database server). The
+connection is thrown away afterwards, never returned to the pool with the tenant set.
+Elsewhere (SQLite), and for marks that must commit with other writes of the session (the
+outbox), the ORM session is used.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ class Marks:
             )
             connection.execute(text("SET synchronous_commit TO OFF"))
             connection.commit()
-            self.connection = connection
+            # each mark is one UPDATE that commits itself: one round trip, not two
+            self.connection = connection.execution_options(isolation_level="AUTOCOMMIT")
 
     def _statement(self, row_id: uuid.UUID, values: dict[str, Any]) -> Any:
         table = Message.__table__
@@ -64,7 +66,7 @@ class Marks:
             db.session.commit()
             return
         self.connection.execute(self._statement(row_id, values))
-        self.connection.commit()
+        self.connection.commit()  # autocommit: already committed, no round trip
 
     def close(self) -> None:
         """Throw the lane's own connection away (it carries the tenant)."""

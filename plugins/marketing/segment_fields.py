@@ -206,10 +206,42 @@ def _revenue_orders(ctx: Ctx) -> Any:
     )
 
 
+def _zero_matches(op: str, value: Any) -> bool:
+    """Whether a customer without orders (count and total 0) meets ``op value``."""
+    if op == "between":
+        return bool(value[0] <= 0 <= value[1])
+    tests = {
+        "eq": lambda v: v == 0,
+        "ne": lambda v: v != 0,
+        "gt": lambda v: v < 0,
+        "gte": lambda v: v <= 0,
+        "lt": lambda v: v > 0,
+        "lte": lambda v: v >= 0,
+    }
+    return bool(tests[op](value))
+
+
 def _order_aggregate(aggregate: Callable[[], Any]) -> Builder:
+    """A condition on a per-contact aggregate of revenue orders, as one grouped pass over the
+    orders (a hash semi- or anti-join), not a correlated subquery per contact: contacts ``IN``
+    the groups that meet it, or, when no orders at all meets it too, contacts with no group
+    that fails it (``NOT EXISTS``)."""
+
     def build(ctx: Ctx, op: str, value: Any) -> Any:
-        expr = select(aggregate()).where(_revenue_orders(ctx)).scalar_subquery()
-        return number_condition(expr, op, value, null_is_zero=True)
+        groups = (
+            select(Order.contact_id)
+            .where(
+                Order.tenant_id == ctx.tenant_id,
+                Order.contact_id.is_not(None),
+                Order.status.in_(REVENUE_STATUSES),
+            )
+            .group_by(Order.contact_id)
+        )
+        meets = number_condition(aggregate(), op, value)
+        if _zero_matches(op, value):  # NOT EXISTS (an anti-join), never NOT IN: NOT IN over
+            failing = groups.having(~meets).subquery()  # a big list is a quadratic subplan
+            return ~exists(select(failing.c.contact_id).where(failing.c.contact_id == Contact.id))
+        return Contact.id.in_(groups.having(meets))
 
     return build
 

@@ -199,12 +199,7 @@ def build(days: int, now: datetime | None = None) -> Report:
         by_queue_csat.setdefault(
             survey.queue_id, Satisfaction(queues.get(survey.queue_id, "—"))
         ).add(survey.rating)
-        if (
-            survey.comment
-            and len(report.comments) < 20
-            or len(report.comments) < 20
-            and not survey.comment
-        ):
+        if len(report.comments) < 20:  # the latest answers, with or without a comment
             report.comments.append((survey, ticket))
     report.csat_by_agent = sorted(agents.values(), key=lambda s: s.name.lower())
     report.csat_by_queue = sorted(by_queue_csat.values(), key=lambda s: s.name.lower())

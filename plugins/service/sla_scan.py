@@ -157,7 +157,8 @@ def escalate(trigger: str, rows: Sequence[Any]) -> int:
             continue
         taken += len(ids)
         if rule.action == "notify" and rule.user is not None:
-            _notify(rule, [r for r in rows if r.id in set(ids)], trigger)
+            wanted = set(ids)
+            _notify(rule, [r for r in rows if r.id in wanted], trigger)
             continue
         if rule.action == "assign" and rule.user_id is not None:
             values: dict[str, Any] = {"assignee_id": rule.user_id}

@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from crm_platform.sdk import (
+    Order,
     ValidationFailed,
     clean_choice,
     clean_email,
@@ -305,6 +306,26 @@ def customer_wrote(
     if ticket.status in ("pending", "solved") and not auto_reply:
         set_status(ticket, "open")
     return result
+
+
+def linked_order(ticket: Ticket) -> Order | None:
+    """The workspace's order whose number is the ticket's order reference: the customer's own
+    order when the ticket has a contact or account, else the one order with that number."""
+    if not ticket.order_ref:
+        return None
+    stmt = select(Order).where(Order.number == ticket.order_ref.strip())
+    owners = [
+        column == value
+        for column, value in (
+            (Order.contact_id, ticket.contact_id),
+            (Order.account_id, ticket.account_id),
+        )
+        if value is not None
+    ]
+    if owners:
+        stmt = stmt.where(or_(*owners))
+    found = db.session.scalars(stmt.limit(2)).unique().all()
+    return found[0] if len(found) == 1 else None
 
 
 def _not_merged(ticket: Ticket) -> None:

@@ -131,6 +131,17 @@ def test_orders_activities_scores_deals_and_segments(app, shop, people) -> None:
     assert names(app, shop, one(rule("orders.count", "gte", 2))) == {"Ann"}
     assert names(app, shop, one(rule("orders.count", "eq", 0))) == {"Bob", "Dee"}
     assert names(app, shop, one(rule("orders.total", "gt", 100))) == {"Ann"}
+    # conditions that customers without orders meet too (the anti-join side)
+    assert names(app, shop, one(rule("orders.count", "lt", 2))) == {"Bob", "Cy", "Dee"}
+    assert names(app, shop, one(rule("orders.count", "ne", 1))) == {"Ann", "Bob", "Dee"}
+    assert names(app, shop, one(rule("orders.total", "lte", 15))) == {"Bob", "Cy", "Dee"}
+    assert names(app, shop, one(rule("orders.total", "between", ["0", "20"]))) == {
+        "Bob",
+        "Cy",
+        "Dee",
+    }
+    assert names(app, shop, one(rule("orders.total", "between", ["10", "200"]))) == {"Ann", "Cy"}
+    assert names(app, shop, one(rule("orders.count", "gte", 0))) == {"Ann", "Bob", "Cy", "Dee"}
     assert names(app, shop, one(rule("orders.last", "within_days", 30))) == {"Ann"}
     assert names(app, shop, one(rule("orders.last", "not_within_days", 30))) == {"Bob", "Cy", "Dee"}
     assert names(app, shop, one(rule("orders.product", "bought", "tea"))) == {"Ann"}

@@ -275,6 +275,7 @@ def _ticket_page(
         suggestions=kb.suggest(ticket.subject),
         calls=calls,
         merged_into=merged_into,
+        order=tickets.linked_order(ticket),
         categories=_categories(),
         can_work=membership().can("service.work"),
     ), status
