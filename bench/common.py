@@ -198,6 +198,46 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def load_average() -> float | None:
+    """The machine's 1-minute load average (others' work shares the cores), if known."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def backend_cpu_seconds(database: str) -> float | None:
+    """CPU seconds used so far by the server processes of ``database``'s connections.
+
+    Read from ``/proc``, so only when PostgreSQL runs on this machine (else ``None``). On a
+    machine shared with other work, CPU time says what the database did better than the
+    wall clock does.
+    """
+    clock = os.sysconf("SC_CLK_TCK")
+    engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            pids = conn.execute(
+                text(
+                    "select pid from pg_stat_activity "
+                    "where datname = :db and pid <> pg_backend_pid()"
+                ),
+                {"db": database},
+            ).scalars()
+            total = 0.0
+            for pid in pids:
+                try:
+                    if b"postgres" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        return None  # another machine's server (a pid of ours by chance)
+                    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    return None
+                total += (int(stat[11]) + int(stat[12])) / clock
+            return total
+    finally:
+        engine.dispose()
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     cpu = platform.processor() or platform.machine()

@@ -68,13 +68,18 @@ def uuid7s(count: int) -> list[uuid.UUID]:
         return [uuid7() for _ in range(count)]
     tails = os.urandom(4 * count)
     high = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | 0b10 << 62
-    make = uuid.UUID
+    new, setattr_, cls = object.__new__, object.__setattr__, uuid.UUID
+    unknown = uuid.SafeUUID.unknown
     out = []
     for i in range(count):
         counter = first + i
         tail = int.from_bytes(tails[4 * i : 4 * i + 4], "big")
         value = high | ((counter >> 30) & 0xFFF) << 64 | (counter & 0x3FFF_FFFF) << 32 | tail
-        out.append(make(int=value))
+        # uuid.UUID(int=value) without its argument checks (the value is a valid UUIDv7).
+        made = new(cls)
+        setattr_(made, "int", value)
+        setattr_(made, "is_safe", unknown)
+        out.append(made)
     return out
 
 

@@ -703,3 +703,55 @@ def test_import_one_row_through_the_core_target(app: Any, acme: Any) -> None:
         session.commit()
         account = session.get(Account, (acme.id, record_id))
         assert account.website == "https://solo.example"
+
+
+def test_check_many_agrees_with_check_values_row_by_row(app: Any, acme: Any) -> None:
+    """The import's field-at-a-time check (with its memo) says what check_values says."""
+    from crm_platform.records.service import check_context, check_many, check_values
+
+    add_field(app, acme, "contact", "channel", "choice", choices=["Phone", "E-mail"])
+    add_field(app, acme, "contact", "score", "number", required=True)
+    account_id = add(app, acme, "account", name="Known Co")
+    with in_tenant(app, acme):
+        context = check_context("contact")
+        context.account_ids.add(uuid.UUID(account_id))
+        member = next(iter(context.member_ids))
+        rows: list[dict[str, Any]] = [
+            {"first_name": "Ada", "email": "ADA@Example.com", "custom": {"score": "3"}},
+            {"first_name": "Ada", "email": "ada@@broken", "custom": {"score": "x"}},
+            {"first_name": "", "last_name": "Lovelace", "custom": {"score": "1"}},
+            {"first_name": "Grace", "tags": "vip, partner,VIP", "custom": {"score": "2"}},
+            {"first_name": "Grace", "tags": "vip, partner,VIP", "custom": {"score": "2"}},
+            {"first_name": "Lin", "account_id": uuid.UUID(account_id), "custom": {"score": "4"}},
+            {"first_name": "Lin", "account_id": uuid.uuid4(), "custom": {"score": "4"}},
+            {"first_name": "Mei", "owner_id": member, "lifecycle_stage": "customer"},
+            {"first_name": "Mei", "owner_id": uuid.uuid4(), "lifecycle_stage": "nope"},
+            {"first_name": "Jun", "phone": "call me", "custom": {"channel": "Fax", "score": "5"}},
+            {"first_name": "Jun", "phone": "+86 138 0000 0000", "custom": {"channel": "Phone"}},
+            {"first_name": "Ola", "tags": ["a", "b"], "custom": {"score": "6"}},  # a list
+        ]
+        memo: dict[Any, Any] = {}
+        many = check_many("contact", rows, context=context, memo=memo)
+        again = check_many("contact", rows, context=context, memo=memo)  # all remembered
+        for row, got, got_again in zip(rows, many, again, strict=True):
+            try:
+                expected: Any = check_values("contact", row, context=context)
+            except ValidationFailed as exc:
+                expected = dict(exc.errors)
+            assert got == expected, row
+            assert got_again == expected, row
+        assert isinstance(many[0], tuple) and many[0][0]["email"] == "ada@example.com"
+        assert set(many[1]) == {"email", "cf_score"}
+        assert set(many[6]) == {"account_id"} and set(many[8]) == {
+            "owner_id",
+            "lifecycle_stage",
+            "cf_score",
+        }
+        # Rows share no mutable values: changing one row's tags leaves the other's alone.
+        many[3][0]["tags"].append("changed")
+        assert many[4][0]["tags"] == ["vip", "partner"]
+        # An account refused once is allowed once it is known (never remembered as refused).
+        unknown = rows[6]["account_id"]
+        context.account_ids.add(unknown)
+        (later,) = check_many("contact", [rows[6]], context=context, memo=memo)
+        assert isinstance(later, tuple) and later[0]["account_id"] == unknown

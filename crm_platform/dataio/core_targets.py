@@ -41,7 +41,14 @@ from ..provisioning import ValidationFailed
 from ..records.custom_fields import ENTITY_LABELS
 from ..records.labels import SIZE_LABELS, SOURCE_LABELS, STAGE_LABELS
 from ..records.listing import one_of
-from ..records.service import FIELDS, check_context, check_values, record_count, record_label
+from ..records.service import (
+    FIELDS,
+    check_context,
+    check_many,
+    check_values,
+    record_count,
+    record_label,
+)
 from ..records.tags import RecordTag, tag_key
 from ..records.teams import Team
 from ..records.validation import clean_email
@@ -123,6 +130,13 @@ _tag_key = lru_cache(maxsize=1 << 12)(tag_key)
 #: An account name of the file that no account has.
 _NO_ACCOUNT = object()
 _TAG_COLUMNS = ("tenant_id", "id", "kind", "record_id", "tag")
+
+
+def _try(clean: Any, raw: Any) -> tuple[bool, Any]:
+    try:
+        return True, clean(raw)
+    except ValueError:
+        return False, None
 
 
 def _label_variants(labels: dict[str, Any]) -> dict[str, list[str]]:
@@ -273,6 +287,9 @@ class RecordImporter:
         self.account_refs: dict[str, Any] = {}
         self.known_choices: dict[tuple[str, str], str] = {}
         self.plans: dict[tuple[str, ...], Any] = {}
+        #: check_values' outcomes by field and raw value (see its ``memo``).
+        self.memo: dict[Any, Any] = {}
+        self.encoded: dict[Any, Any] = {}
 
     # ------------------------------------------------------------------ preparing rows
 
@@ -289,8 +306,10 @@ class RecordImporter:
             raw = data[name]
             if raw:
                 data[name] = self._choice(name, raw)
-        if data.get("tags"):
-            data["tags"] = _MULTI_SPLIT.split(data["tags"])
+        tags = data.get("tags")
+        if tags:
+            # One string (the records service splits it at commas), so its check is memoised.
+            data["tags"] = _MULTI_SPLIT.sub(",", tags)
         owner = data.get("owner_id")
         if owner:
             # A member's e-mail address (members' addresses have an @, ids do not) or an id.
@@ -371,11 +390,10 @@ class RecordImporter:
     def _keys(self, data: dict[str, Any]) -> list[str]:
         """The row's dedupe keys."""
         if self.kind == "contact":
-            try:
-                email = clean_email(data.get("email"))
-            except ValueError:
-                email = None
-            return [f"e:{email}"] if email else []
+            raw = data.get("email")
+            # Checked already (check_values' memo); clean_email otherwise.
+            ok, email = self.memo.get(("email", raw)) or _try(clean_email, raw)
+            return [f"e:{email}"] if ok and email else []
         keys = []
         nk = name_key(data.get("name"))
         if nk:
@@ -432,11 +450,12 @@ class RecordImporter:
         prepared = [self._prepare(r.values) for r in rows]
         if self.kind == "contact":
             self._resolve_accounts(prepared)
+        # Every row is validated as a new record (no query) while the database writes the
+        # previous chunk; the dedupe lookup queues behind that write and runs while the
+        # table rows are built.
+        checked = self._validate_all([data for data, _e in prepared])
         keys = [self._keys(data) for data, _e in prepared]
-        # The lookup runs once the previous chunk is written; meanwhile every row is
-        # validated as a new record (no query).
         lookup = self._existing(keys)
-        checked = [self._validate(data) for data, _e in prepared]
         if not preview:
             self._build(checked)
         existing = lookup.result()
@@ -451,20 +470,18 @@ class RecordImporter:
             out.append(result)
         return out
 
-    def _validate(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | dict:
-        """``check_values`` of the row as a new record: (values, custom), or its errors.
-
-        New records without an owner get the importer; without a source, ``import``.
-        """
-        try:
-            values, custom = check_values(self.kind, data, context=self.context)
-        except ValidationFailed as exc:
-            return dict(exc.errors)
-        if values.get("owner_id") is None:
-            values["owner_id"] = self.default_owner
-        if values.get("source") is None:
-            values["source"] = "import"
-        return values, custom
+    def _validate_all(self, rows: list[dict[str, Any]]) -> list[Any]:
+        """:meth:`_validate` of every row, a field at a time (``check_many``)."""
+        out = check_many(self.kind, rows, context=self.context, memo=self.memo)
+        owner = self.default_owner
+        for checked in out:
+            if isinstance(checked, tuple):
+                values = checked[0]
+                if values.get("owner_id") is None:
+                    values["owner_id"] = owner
+                if values.get("source") is None:
+                    values["source"] = "import"
+        return out
 
     def _build(self, checked: list[Any]) -> None:
         """The table rows (and tag rows) of every row that is valid as a new record, made
@@ -474,7 +491,7 @@ class RecordImporter:
         valid = [i for i, c in enumerate(checked) if isinstance(c, tuple)]
         now = utcnow()
         position, tenant_id, kind = self.position, self.tenant_id, self.kind
-        encode = self.writer.json
+        encode = self._encode
         blank = [None] * len(self.columns)
         ids = uuid7s(len(valid))
         for i, rid in zip(valid, ids, strict=True):
@@ -495,6 +512,18 @@ class RecordImporter:
             row[position["name_key"]] = key
             tags = [(tenant_id, kind, rid, t) for t in dict.fromkeys(map(_tag_key, row_tags)) if t]
             checked[i] = (values, custom, rid, tuple(row), tags)
+
+    def _encode(self, value: Any) -> Any:
+        """A JSON value for the writer; the custom values and tags of a file repeat, so each
+        distinct one is encoded once."""
+        try:
+            key = (value.__class__, tuple(value.items() if isinstance(value, dict) else value))
+            return self.encoded[key]
+        except TypeError:  # a list among the values
+            return self.writer.json(value)
+        except KeyError:
+            out = self.encoded[key] = self.writer.json(value)
+            return out
 
     def _check_row(
         self,
@@ -522,7 +551,7 @@ class RecordImporter:
             changes["custom"] = {k: v for k, v in data["custom"].items() if v not in ("", [])}
             try:
                 values, custom = check_values(
-                    self.kind, changes, record=match, context=self.context
+                    self.kind, changes, record=match, context=self.context, memo=self.memo
                 )
             except ValidationFailed as exc:
                 return RowResult(row.line, "reject", errors=dict(exc.errors))

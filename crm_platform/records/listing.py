@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     String,
     Uuid,
+    and_,
     any_,
     bindparam,
     case,
@@ -362,7 +363,15 @@ def _indexed_filters(stmt: Any, model: Any, f: dict[str, str]) -> Any:
 
 
 def _starts(column: Any, prefix: str) -> Any:
-    return column.like(f"{like_escape(prefix)}%", escape="!")
+    like = column.like(f"{like_escape(prefix)}%", escape="!")
+    if db.session.get_bind().dialect.name != "postgresql":
+        return like
+    # LIKE is not leak-proof, so row-level security keeps it out of index conditions (a
+    # prefix search read the whole tenant); the pattern-order range (leak-proof operators of
+    # the varchar_pattern_ops indexes) is an index range, and LIKE checks what it finds.
+    low = bindparam(None, prefix, type_=String())
+    high = bindparam(None, prefix + "\U0010ffff", type_=String())
+    return and_(column.op("~>=~")(low), column.op("~<~")(high), like)
 
 
 def text_match(model: Any, q: str) -> Any:

@@ -11,9 +11,10 @@ in one transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from operator import itemgetter
 from typing import Any
 
 from flask_babel import gettext as _
@@ -184,6 +185,26 @@ def _check_account(value: Any, membership: Any, context: CheckContext | None = N
     return aid
 
 
+#: Raw values whose cleaning :func:`check_values` may remember (hashable, immutable).
+_MEMO_TYPES = frozenset({str, type(None), int, float, bool, uuid.UUID})
+
+
+def _clean_field(
+    spec: FieldSpec, raw: Any, membership: Any, context: CheckContext | None
+) -> tuple[bool, Any]:
+    """(True, the cleaned value) or (False, the error message) of one standard field."""
+    try:
+        if spec.name == "account_id":
+            return True, _check_account(raw, membership, context)
+        if context is not None and spec.name == "owner_id":
+            return True, _member(raw, context.member_ids)
+        if context is not None and spec.name == "team_id":
+            return True, _team(raw, context.team_ids)
+        return True, spec.clean(raw)
+    except ValueError as exc:
+        return False, str(exc)
+
+
 def check_values(
     kind: str,
     data: Mapping[str, Any],
@@ -191,40 +212,134 @@ def check_values(
     record: Any = None,
     membership: Any = None,
     context: CheckContext | None = None,
+    memo: dict[Any, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Clean ``data`` for a new record or an update: (standard values, custom values).
 
     On an update only the fields present in ``data`` change. Raises ``ValidationFailed``.
     With a ``context`` (see :func:`check_context`) it runs no query: a pure per-row check.
+    ``memo`` (an empty dict the caller keeps for calls with the same ``context``) remembers
+    each field's outcome by raw value, so bulk checks clean each distinct value once.
     """
+    if memo is not None and context is None:
+        raise TypeError("check_values: a memo needs a context")
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     for spec in FIELDS[kind]:
-        if record is not None and spec.name not in data:
+        name = spec.name
+        if record is not None and name not in data:
             continue
-        raw = data.get(spec.name)
-        try:
-            if spec.name == "account_id":
-                values[spec.name] = _check_account(raw, membership, context)
-            elif context is not None and spec.name == "owner_id":
-                values[spec.name] = _member(raw, context.member_ids)
-            elif context is not None and spec.name == "team_id":
-                values[spec.name] = _team(raw, context.team_ids)
-            else:
-                values[spec.name] = spec.clean(raw)
-        except ValueError as exc:
-            errors[spec.name] = str(exc)
+        raw = data.get(name)
+        if memo is None or raw.__class__ not in _MEMO_TYPES:
+            ok, value = _clean_field(spec, raw, membership, context)
+        else:
+            key = (name, raw)
+            outcome = memo.get(key)
+            if outcome is None:
+                outcome = _clean_field(spec, raw, membership, context)
+                # An account refused now may be looked up (and allowed) for a later row.
+                if outcome[0] or name != "account_id":
+                    memo[key] = outcome
+            ok, value = outcome
+            if value.__class__ is list:
+                value = list(value)
+        if ok:
+            values[name] = value
+        else:
+            errors[name] = value
     if kind == "contact" and "last_name" in values and values["last_name"] is None:
         values["last_name"] = ""
     fields = context.custom_fields if context is not None else custom_fields.fields_of(kind)
     existing = dict(record.custom or {}) if record is not None else {}
     raw_custom = {f.key: existing.get(f.key) for f in fields}
     raw_custom.update(data.get("custom") or {})
-    custom, custom_errors = custom_fields.clean_values(fields, raw_custom, existing)
+    items = tuple(raw_custom.items())
+    if (
+        memo is None
+        or record is not None
+        or not _MEMO_TYPES.issuperset(map(type, raw_custom.values()))
+    ):
+        custom, custom_errors = custom_fields.clean_values(fields, raw_custom, existing)
+    else:
+        key = ("custom", items)
+        outcome = memo.get(key)
+        if outcome is None:
+            outcome = memo[key] = custom_fields.clean_values(fields, raw_custom, existing)
+        custom, custom_errors = dict(outcome[0]), outcome[1]
     errors.update(custom_errors)
     if errors:
         raise ValidationFailed(errors)
     return values, custom
+
+
+def check_many(
+    kind: str, rows: Sequence[Mapping[str, Any]], *, context: CheckContext, memo: dict[Any, Any]
+) -> list[tuple[dict[str, Any], dict[str, Any]] | dict[str, str]]:
+    """:func:`check_values` of many new records at once: per row, (values, custom) or its
+    errors by field. The same checks, run a field at a time over all the rows (``memo`` as
+    for :func:`check_values`, shared with its calls), which is several times quicker."""
+    get, specs, count = memo.get, FIELDS[kind], len(rows)
+    names = [spec.name for spec in specs]
+    present = set().union(*rows)
+    columns = []
+    for spec in specs:
+        name = spec.name
+        if name not in present:  # the same outcome for every row
+            columns.append([get((name, None)) or _remember(memo, spec, None, context)] * count)
+            continue
+        raws = [data.get(name) for data in rows]
+        try:
+            outcomes = [get((name, raw)) for raw in raws]
+        except TypeError:  # an unhashable value (a list)
+            outcomes = [None] * count
+        if None in outcomes:
+            for i in [i for i, outcome in enumerate(outcomes) if outcome is None]:
+                outcomes[i] = _remember(memo, spec, raws[i], context)
+        columns.append(outcomes)
+    fields = context.custom_fields
+    out: list[tuple[dict[str, Any], dict[str, Any]] | dict[str, str]] = []
+    for data, outcomes in zip(rows, zip(*columns, strict=True), strict=True):
+        custom, custom_errors = _custom_outcome(fields, data, memo)
+        if custom_errors or not all(map(_ok, outcomes)):
+            errors = {n: o[1] for n, o in zip(names, outcomes, strict=True) if not o[0]}
+            errors.update(custom_errors)
+            out.append(errors)
+            continue
+        values = dict(zip(names, map(_value, outcomes), strict=True))
+        if values.get("tags"):
+            values["tags"] = list(values["tags"])
+        if kind == "contact" and values["last_name"] is None:
+            values["last_name"] = ""
+        out.append((values, custom))
+    return out
+
+
+_ok, _value = itemgetter(0), itemgetter(1)
+
+
+def _remember(
+    memo: dict[Any, Any], spec: FieldSpec, raw: Any, context: CheckContext
+) -> tuple[bool, Any]:
+    outcome = _clean_field(spec, raw, None, context)
+    # An account refused now may be looked up (and allowed) for a later row.
+    if raw.__class__ in _MEMO_TYPES and (outcome[0] or spec.name != "account_id"):
+        memo[spec.name, raw] = outcome
+    return outcome
+
+
+def _custom_outcome(
+    fields: list[Any], data: Mapping[str, Any], memo: dict[Any, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A new record's custom values and errors (remembered by raw values in ``memo``)."""
+    raw_custom = {f.key: None for f in fields}
+    raw_custom.update(data.get("custom") or {})
+    if not _MEMO_TYPES.issuperset(map(type, raw_custom.values())):
+        return custom_fields.clean_values(fields, raw_custom, {})
+    key = ("custom", tuple(raw_custom.items()))
+    outcome = memo.get(key)
+    if outcome is None:
+        outcome = memo[key] = custom_fields.clean_values(fields, raw_custom, {})
+    return dict(outcome[0]), outcome[1]
 
 
 def _label(record: Any) -> str:
