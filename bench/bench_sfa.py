@@ -14,14 +14,21 @@
 4. **Measured**: ``--reps`` requests of each page through the Flask test client, signed in
    (the whole stack: session, tenant context and RLS, permissions, the queries, the
    template): the board as the owner (every deal), as a manager (their team tree first), as a
-   rep under the *territory* rule; the forecast by quarter and by month.
+   rep under the *territory* rule; a board column's next page ("show more"); the forecast by
+   quarter and by month.
 
-Prints tables and writes ``bench/results/bench_sfa.json``; times are never asserted.
+Besides wall-clock p50/p95 it prints what a loaded, shared machine distorts less: the CPU
+time of this process per request (``time.process_time``: Flask, SQLAlchemy, Jinja), the
+database server's CPU per request (from ``/proc``, when PostgreSQL runs on this machine) and
+the number of SQL statements per request. ``--keep`` keeps the database (to run ``EXPLAIN``
+on it); ``--reuse`` measures again on a kept one (migrated to the newest revisions, set-up
+skipped). Prints tables and writes ``bench/results/bench_sfa.json``; times are never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import time
 import uuid
@@ -30,6 +37,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import common
 from common import (
     BenchDatabase,
     Stopwatch,
@@ -74,6 +82,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, default=50, help="requests per page")
     p.add_argument("--db", default="crm_bench_sfa", help="database name (dropped and re-created)")
     p.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure on a database an earlier run kept (--keep): no set-up; implies --keep",
+    )
     p.add_argument("--results", default=None, help="directory of the JSON results")
     p.add_argument("--name", default="bench_sfa", help="results file name (without .json)")
     return p.parse_args(argv)
@@ -265,6 +278,50 @@ def count_deals(engine: Any, tenant_id: Any) -> dict[str, int]:
 # --------------------------------------------------------------------------- measuring
 
 
+def reuse(database: str) -> World:
+    """The world of a kept database (``--reuse``): the tenant ``big`` and its members."""
+    engine = create_engine(common.pg_url("postgres", database))  # a superuser: no RLS
+    try:
+        with engine.connect() as conn:
+            tenant_id = conn.execute(text("select id from tenants where slug = 'big'")).scalar()
+    finally:
+        engine.dispose()
+    if tenant_id is None:
+        raise SystemExit("--reuse: no tenant 'big' in that database (run once with --keep)")
+    return World(
+        tenant=SimpleNamespace(id=tenant_id, slug="big"),
+        owner_email="owner@big.example",
+        manager_email="rep01@big.example",
+        territory_rep_email="rep02@big.example",
+    )
+
+
+class QueryCounter:
+    """Counts the SQL statements the app's engine runs (``with counter: ...``; ``.count``)."""
+
+    def __init__(self, app: Any) -> None:
+        from crm_platform.extensions import db
+
+        with app.app_context():
+            self.engine = db.engine
+        self.count = 0
+
+    def _tick(self, *args: Any, **kwargs: Any) -> None:
+        self.count += 1
+
+    def __enter__(self) -> QueryCounter:
+        from sqlalchemy import event
+
+        self.count = 0
+        event.listen(self.engine, "before_cursor_execute", self._tick)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._tick)
+
+
 def _csrf(html: str) -> str:
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
         r'value="([^"]+)"[^>]*name="csrf_token"', html
@@ -287,12 +344,13 @@ def signed_in(app: Any, email: str) -> Any:
 
 
 def pages(world: World) -> list[tuple[str, str, str]]:
-    """(name, who, URL) of every measured page."""
+    """(name, who, URL) of every measured page; ``{more}`` is a column's "show more" link."""
     base = f"/t/{world.tenant.slug}/sales"
     return [
         ("board: owner, every deal", "owner", f"{base}/?owner=all"),
         ("board: manager, team tree (default)", "manager", f"{base}/"),
         ("board: rep, territory rule", "rep", f"{base}/?owner=all"),
+        ("board: owner, a column's next cards", "owner", "{more}"),
         ("forecast: owner, quarter", "owner", f"{base}/forecast?owner=all"),
         (
             "forecast: owner, by month, year",
@@ -305,27 +363,71 @@ def pages(world: World) -> list[tuple[str, str, str]]:
     ]
 
 
-def measure(app: Any, world: World, reps: int) -> list[dict[str, Any]]:
+def _more_url(client: Any, world: World) -> str | None:
+    """The first "show more" link of the owner's board (``None`` on a board without one)."""
+    page = client.get(f"/t/{world.tenant.slug}/sales/?owner=all").text
+    match = re.search(r'class="sfa-more[^"]*"[^>]*hx-get="([^"]+)"', page)
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+def _backend_cpu(database: str) -> float | None:
+    probe = getattr(common, "backend_cpu_seconds", None)
+    return probe(database) if probe else None
+
+
+def measure(app: Any, world: World, reps: int, database: str) -> list[dict[str, Any]]:
     """Time every page ``reps`` times through the test client (the whole Flask stack)."""
     clients = {
         "owner": signed_in(app, world.owner_email),
         "manager": signed_in(app, world.manager_email),
         "rep": signed_in(app, world.territory_rep_email),
     }
+    counter = QueryCounter(app)
     results = []
     for name, who, url in pages(world):
         client = clients[who]
+        if url == "{more}":
+            url = _more_url(client, world)
+            if url is None:
+                continue
         sizes: list[int] = []
+        cpu: list[float] = []
 
-        def call(i: int, client: Any = client, url: str = url, sizes: list = sizes) -> None:
+        def call(
+            i: int, client: Any = client, url: str = url, sizes: list = sizes, cpu: list = cpu
+        ) -> None:
+            started = time.process_time()
             response = client.get(url)
+            cpu.append(time.process_time() - started)
             if response.status_code != 200:
                 raise SystemExit(f"{url}: {response.status_code} {response.text[:300]}")
             sizes.append(len(response.data))
 
+        db_before = _backend_cpu(database)
         stats = summary(timed_calls(call, reps))
-        cards = len(re.findall(r'<li class="sfa-card[" ]', clients[who].get(url).text))
-        results.append({"page": name, **stats, "kb": round(max(sizes) / 1024, 1), "cards": cards})
+        db_after = _backend_cpu(database)
+        cpu = cpu[-reps:]  # not the warm-up calls
+        with counter:
+            text_ = clients[who].get(url).text
+        cards = len(re.findall(r'<li class="sfa-card[" ]', text_))
+        deals = sum(int(n) for n in re.findall(r'class="sfa-count"[^>]*>(\d+)<', text_))
+        db_ms = None
+        if db_before is not None and db_after is not None:
+            # warm-up calls included: (reps + 2) requests ran between the two readings
+            db_ms = round((db_after - db_before) * 1000 / (reps + 2), 1)
+        results.append(
+            {
+                "page": name,
+                **stats,
+                "cpu_p50_ms": summary(cpu)["p50_ms"],
+                "cpu_mean_ms": summary(cpu)["mean_ms"],
+                "db_cpu_ms": db_ms,
+                "queries": counter.count,
+                "kb": round(max(sizes) / 1024, 1),
+                "cards": cards,
+                "deals": deals,
+            }
+        )
     return results
 
 
@@ -335,25 +437,37 @@ def measure(app: Any, world: World, reps: int) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the benchmark; returns what it wrote to the JSON file."""
     args = parse_args(argv)
+    args.keep = args.keep or args.reuse
     bench_db = BenchDatabase(args.db)
     phases: dict[str, float] = {}
     console.print(f"[bold]sales benchmark[/] on database {args.db}")
     with Stopwatch() as w:
-        bench_db.create()
+        if args.reuse:
+            with bench_db.app().app_context():
+                from crm_platform.migrations_support import upgrade_all
+
+                upgrade_all()
+        else:
+            bench_db.create()
     phases["migrate"] = w.seconds
     app = bench_db.app()
     owner = create_engine(bench_db.owner_url)
     try:
-        with Stopwatch() as w:
-            world = provision(app)
-        phases["provision"] = w.seconds
-        with Stopwatch() as w:
-            bulk(owner, world, args.open, args.closed)
-        phases["set-up: deals"] = w.seconds
+        if args.reuse:
+            world = reuse(args.db)
+        else:
+            with Stopwatch() as w:
+                world = provision(app)
+            phases["provision"] = w.seconds
+            with Stopwatch() as w:
+                bulk(owner, world, args.open, args.closed)
+            phases["set-up: deals"] = w.seconds
         counts = count_deals(owner, world.tenant.id)
+        load = os.getloadavg()[0]
         with Stopwatch() as w:
-            results = measure(app, world, args.reps)
+            results = measure(app, world, args.reps, args.db)
         phases["pages (measured)"] = w.seconds
+        load = round((load + os.getloadavg()[0]) / 2, 1)
     finally:
         owner.dispose()
         with app.app_context():
@@ -364,16 +478,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             bench_db.drop()
     print_table(
         f"Sales pages: {counts.get('open', 0):,} open, {counts.get('won', 0):,} won, "
-        f"{counts.get('lost', 0):,} lost deals in one tenant; {args.reps} requests each",
-        ["page", "p50 ms", "p95 ms", "max ms", "KB", "cards", "target"],
+        f"{counts.get('lost', 0):,} lost deals in one tenant; {args.reps} requests each; "
+        f"load average {load}",
+        [
+            "page",
+            "p50 ms",
+            "p95 ms",
+            "max ms",
+            "CPU ms (p50)",
+            "DB CPU ms",
+            "queries",
+            "KB",
+            "cards",
+            "deals",
+            "target",
+        ],
         [
             [
                 r["page"],
                 r["p50_ms"],
                 r["p95_ms"],
                 r["max_ms"],
+                r["cpu_p50_ms"],
+                r["db_cpu_ms"] if r["db_cpu_ms"] is not None else "",
+                r["queries"],
                 r["kb"],
                 r["cards"],
+                r["deals"],
                 f"p95 < {TARGET_P95_MS:.0f}" if r["page"].startswith(("board", "forecast")) else "",
             ]
             for r in results
@@ -383,6 +514,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     payload = {
         "options": vars(args),
         "deals": counts,
+        "load_average": load,
         "pages": results,
         "phases_s": {k: round(v, 2) for k, v in phases.items()},
         "targets": {"p95_ms": TARGET_P95_MS},

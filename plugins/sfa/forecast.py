@@ -21,7 +21,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, extract, func, select
+from sqlalchemy import and_, case, extract, func, or_, select
 
 from crm_platform.sdk import (
     Membership,
@@ -122,7 +122,9 @@ def _in_period(month: int, quarter: int) -> bool:
 
 
 def _scope(stmt: Any, membership: Any, owner_ids: Iterable[uuid.UUID] | None) -> Any:
-    stmt = stmt.where(*visible(Deal, membership))
+    """``stmt`` narrowed to the deals ``membership`` sees (``membership`` may instead be the
+    conditions ``visible`` made, a list: worked out once a page) and to ``owner_ids``."""
+    stmt = stmt.where(*(membership if isinstance(membership, list) else visible(Deal, membership)))
     if owner_ids is not None:
         stmt = stmt.where(Deal.owner_id.in_(list(owner_ids)))
     return stmt
@@ -156,8 +158,13 @@ def build(
     membership: Any,
     owner_ids: Iterable[uuid.UUID] | None = None,
 ) -> Forecast:
-    """The forecast of ``year`` (charts by ``by``) and of ``quarter`` (tables; 0 = year)."""
+    """The forecast of ``year`` (charts by ``by``) and of ``quarter`` (tables; 0 = year).
+
+    A fixed number of queries whatever the number of deals, owners or teams: the open sums,
+    the won sums, the deals left out (each one grouped query), quotas, owners' names, teams.
+    """
     owner_ids = list(owner_ids) if owner_ids is not None else None
+    membership = visible(Deal, membership)  # the visibility rule, read once
     buckets = 12 if by == "month" else 4
     labels = [str(m) for m in MONTHS] if by == "month" else [f"Q{q}" for q in range(1, 5)]
     out = Forecast(
@@ -260,12 +267,25 @@ def _team_rows(rows: dict[uuid.UUID | None, Row], owner_ids: list[uuid.UUID] | N
     members: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     for team_id, user_id in db.session.execute(select(TeamMember.team_id, TeamMember.user_id)):
         members[team_id].append(user_id)
-    from .territories import sub_team_ids
+    from .territories import parents
+
+    children: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for child, parent in parents().items():  # the hierarchy, read once for every team
+        children[parent].append(child)
+
+    def tree(team_id: uuid.UUID) -> list[uuid.UUID]:
+        found, todo = [team_id], [team_id]
+        while todo:
+            for child in children.get(todo.pop(), []):
+                if child not in found:
+                    found.append(child)
+                    todo.append(child)
+        return found
 
     out = []
     for team in all_teams():
         team_row = Row(str(team.id), team.name)
-        people = list(dict.fromkeys(u for t in sub_team_ids(team.id) for u in members.get(t, [])))
+        people = list(dict.fromkeys(u for t in tree(team.id) for u in members.get(t, [])))
         for user_id in people:
             if user_id in rows:
                 team_row.add(rows[user_id])
@@ -277,27 +297,20 @@ def _team_rows(rows: dict[uuid.UUID | None, Row], owner_ids: list[uuid.UUID] | N
 def _left_out(
     year: int, currency: str, membership: Any, owner_ids: list[uuid.UUID] | None
 ) -> tuple[int, int]:
-    """Open deals with no expected close date, and open deals of the year in other currencies."""
-    base = select(func.count()).select_from(Deal).where(Deal.status == "open")
-    undated = db.session.scalar(
-        _scope(
-            base.where(Deal.expected_close.is_(None), Deal.currency == currency),
-            membership,
-            owner_ids,
-        )
+    """Open deals with no expected close date, and open deals of the year in other currencies
+    (one query)."""
+    undated = and_(Deal.expected_close.is_(None), Deal.currency == currency)
+    others = and_(
+        Deal.currency != currency,
+        Deal.expected_close >= date(year, 1, 1),
+        Deal.expected_close <= date(year, 12, 31),
     )
-    others = db.session.scalar(
-        _scope(
-            base.where(
-                Deal.currency != currency,
-                Deal.expected_close >= date(year, 1, 1),
-                Deal.expected_close <= date(year, 12, 31),
-            ),
-            membership,
-            owner_ids,
-        )
-    )
-    return undated or 0, others or 0
+    stmt = select(
+        func.coalesce(func.sum(case((undated, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((others, 1), else_=0)), 0),
+    ).where(Deal.status == "open", or_(undated, others))
+    row = db.session.execute(_scope(stmt, membership, owner_ids)).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 # --------------------------------------------------------------------------- quotas

@@ -30,7 +30,7 @@ from .blueprint import (
     next_page_url,
     record_choices,
 )
-from .board import CLOSED_DAYS, columns
+from .board import CLOSED_DAYS, Scope, cards, columns, remaining
 from .deals import (
     CATEGORY_LABELS,
     STATUS_LABELS,
@@ -76,38 +76,95 @@ def owner_scope(value: str | None) -> tuple[str, list[Any] | None]:
     return "all", None
 
 
-def _board_pipeline() -> Pipeline:
-    pipeline = find_pipeline(request.args.get("pipeline")) or default_pipeline()
+def _board_pipeline(pipelines: list[Pipeline]) -> Pipeline:
+    """The pipeline of ``?pipeline=`` among ``pipelines``, else the default one (404: none)."""
+    wanted = parse_uuid(request.args.get("pipeline"))
+    pipeline = next((p for p in pipelines if p.id == wanted), None)
+    if pipeline is None and pipelines:
+        pipeline = pipelines[0]
     if pipeline is None:
         abort(404)
     return pipeline
 
 
-def _board_context(pipeline: Pipeline) -> dict[str, Any]:
+def _card_links(board_args: dict[str, str], can_write: bool) -> dict[str, Any]:
+    """URL patterns the cards share (``DEAL_ID``/``STAGE_ID`` replaced per card): made once."""
+    return {
+        "can_write": can_write,
+        "board_url": url_for("sfa.board", **board_args),
+        "deal_url": url_for("sfa.deal", deal_id="DEAL_ID"),
+        "cards_url": url_for("sfa.board_cards", stage_id="STAGE_ID", **board_args),
+    }
+
+
+def _move_target(can_write: bool) -> dict[str, Any] | None:
+    """The deal of ``?move=`` (a card's *Move…* link without the board's script), if visible."""
+    deal_id = parse_uuid(request.args.get("move"))
+    if not can_write or deal_id is None:
+        return None
+    stmt = select(Deal.id.label("id"), Deal.name.label("name"), Deal.version, Deal.stage_id).where(
+        Deal.id == deal_id, *visible(Deal, membership())
+    )
+    row = db.session.execute(stmt).first()
+    return None if row is None else row._asdict()
+
+
+def _board_context(pipeline: Pipeline, pipelines: list[Pipeline] | None = None) -> dict[str, Any]:
     scope, owners = owner_scope(request.args.get("owner"))
     settings = sales_settings()
+    can_write = membership().can("sfa.write")
+    board_args = {"pipeline": str(pipeline.id), "owner": scope}
     return {
         "pipeline": pipeline,
-        "pipelines": all_pipelines(),
+        "pipelines": pipelines if pipelines is not None else all_pipelines(),
         "columns": columns(pipeline, membership(), settings.currency, owners),
         "currency": settings.currency,
         "owner": scope,
         "teams": db.session.scalars(select(Team).order_by(Team.name)).all(),
         "closed_days": CLOSED_DAYS,
-        "move_form": MoveForm(),
-        "can_write": membership().can("sfa.write"),
-        "board_args": {"pipeline": str(pipeline.id), "owner": scope},
+        "can_write": can_write,
+        "board_args": board_args,
+        "links": _card_links(board_args, can_write),
+        "move": _move_target(can_write),
     }
 
 
 @bp.get("/")
 @require_permission("sfa.read")
 def board() -> Any:
-    """The kanban board of a pipeline (``?pipeline=``, ``?owner=me|team:<id>|all``)."""
-    context = _board_context(_board_pipeline())
+    """The kanban board of a pipeline (``?pipeline=``, ``?owner=me|team:<id>|all``;
+    ``?move=<deal id>`` opens the move form of a card, for browsers without the script)."""
+    pipelines = all_pipelines()
+    context = _board_context(_board_pipeline(pipelines), pipelines)
     if is_htmx():
         return render_template("sfa/_board.html", **context)
     return render_template("sfa/board.html", **context)
+
+
+@bp.get("/board/stages/<stage_id>/cards")
+@require_permission("sfa.read")
+def board_cards(stage_id: str) -> Any:
+    """The next cards of a board's column ("show more"), after the card ``?after=`` (the
+    cursor the board gave), with the board's ``?owner=``: the ``<li>`` items htmx swaps in for
+    the link, and a link to the cards after them. 404: no such stage; 400: a bad cursor."""
+    stage = find_stage(stage_id)
+    after = request.args.get("after", "")
+    if stage is None:
+        abort(404)
+    pipeline = find_pipeline(stage.pipeline_id)
+    scope_value, owners = owner_scope(request.args.get("owner"))
+    scope = Scope(pipeline, membership(), owners)
+    try:
+        page = cards(stage, scope, after=after)
+    except ValueError:
+        abort(400)
+    page.count = len(page.cards) + (remaining(stage, scope, page.after) if page.after else 0)
+    board_args = {"pipeline": str(pipeline.id), "owner": scope_value}
+    return render_template(
+        "sfa/_board_cards.html",
+        column=page,
+        links=_card_links(board_args, membership().can("sfa.write")),
+    )
 
 
 @bp.post("/deals/<deal_id>/move")

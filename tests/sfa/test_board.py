@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -214,3 +216,176 @@ def test_create_and_edit_a_deal_with_the_form(app: Any, owner: Any, acme: Any) -
     assert "Someone else changed “Plus more”" in stale.text
     deal_id = url.rsplit("/", 1)[1]
     assert get_deal(app, acme, deal_id).name == "Plus more"
+
+
+# --------------------------------------------------------------------------- at scale
+
+
+@contextmanager
+def counted(app: Any) -> Iterator[list[str]]:
+    """The SQL statements run inside the block (on the app's engine)."""
+    from sqlalchemy import event
+
+    from crm_platform.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+def _cards_in(html: str) -> list[str]:
+    return re.findall(r'<li class="sfa-card[^"]*"[^>]*data-name="([^"]+)"', html)
+
+
+def _more_link(html: str, stage: str) -> str | None:
+    """The "show more" URL of the column ``stage`` (``None`` when it has none)."""
+    for match in re.finditer(r'data-stage-name="([^"]+)"[^>]*>(.*?)</ol>', html, re.S):
+        if match.group(1) == stage:
+            more = re.search(r'class="sfa-more"[^>]*hx-get="([^"]+)"', match.group(2))
+            return more.group(1).replace("&amp;", "&") if more else None
+    raise AssertionError(f"no column {stage}")
+
+
+def test_columns_show_their_first_cards_and_show_more_pages_the_rest(
+    app: Any, owner: Any, acme: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("plugins.sfa.board.CARDS", 3)
+    s = stages(app, acme)
+    for i in range(7):  # closing soonest first; same day: by id
+        deal(app, acme, name=f"Q{i}", amount="100", expected_close=f"2031-0{1 + i // 2}-01")
+    deal(app, acme, name="Undated", amount="100")
+    deal(app, acme, name="Euro", amount="999", currency="EUR")
+    deal(app, acme, name="Proposed", stage_id=s["Proposal"], amount="50")
+    page = owner.get(BOARD).text
+    qualification = re.search(r'data-stage-name="Qualification"[^>]*>(.*?)</ol>', page, re.S)
+    shown = _cards_in(qualification.group(1))
+    assert len(shown) == 3
+    # the column's count and total still cover every deal (the total: USD ones only)
+    header = re.search(r'id="stage-[^"]+">Qualification</h2>\s*<p[^>]*>(.*?)</p>', page, re.S)
+    assert '<span class="sfa-count" title="Deals">9</span>' in header.group(1)
+    assert "$800.00" in header.group(1)
+    assert "Show more (6 left)" in qualification.group(1)
+    assert _more_link(page, "Proposal") is None and _cards_in(page).count("Proposed") == 1
+    seen = list(shown)
+    url = _more_link(page, "Qualification")
+    while url:
+        more = owner.get(url, headers=HX)
+        assert more.status_code == 200
+        assert not more.text.lstrip().startswith("<div")  # only items for the list
+        seen += _cards_in(more.text)
+        url = re.search(r'hx-get="([^"]+)"', more.text)
+        url = url.group(1).replace("&amp;", "&") if url else None
+    expected = {f"Q{i}" for i in range(7)} | {"Undated", "Euro"}
+    assert len(seen) == len(set(seen)) == 9 and set(seen) == expected
+    assert set(seen[:2]) == {"Q0", "Q1"} and seen[6] == "Q6"
+    assert set(seen[-2:]) == {"Undated", "Euro"}  # no close date: last
+    base = _more_link(page, "Qualification").split("&after=")[0]
+    assert owner.get(base + "&after=garbage", headers=HX).status_code == 400
+    assert owner.get(f"/t/acme/sales/board/stages/{uuid.uuid4()}/cards").status_code == 404
+
+
+def test_show_more_keeps_the_board_scope_and_visibility(
+    app: Any, owner: Any, rep: Any, acme: Any, monkeypatch: Any
+) -> None:
+    from helpers_sfa import user_uuid
+
+    monkeypatch.setattr("plugins.sfa.board.CARDS", 1)
+    rep_id = str(user_uuid(app, "rep@acme.example"))
+    owner_id = str(user_uuid(app, "owner@acme.example"))
+    with in_tenant(app, acme) as session:
+        from plugins.sfa.settings import save_sales_settings
+
+        save_sales_settings({"record_visibility": {"member": "own"}})
+        session.commit()
+    for i in range(3):
+        deal(app, acme, name=f"Mine {i}", owner_id=rep_id, expected_close=f"2031-01-0{i + 1}")
+        deal(app, acme, name=f"Theirs {i}", owner_id=owner_id, expected_close=f"2031-01-0{i + 1}")
+    seen, url = [], None
+    page = rep.get(BOARD + "?owner=all").text
+    seen += _cards_in(page)
+    url = _more_link(page, "Qualification")
+    while url:
+        more = rep.get(url, headers=HX).text
+        seen += _cards_in(more)
+        found = re.search(r'hx-get="([^"]+)"', more)
+        url = found.group(1).replace("&amp;", "&") if found else None
+    assert seen == ["Mine 0", "Mine 1", "Mine 2"]
+    mine = owner.get(BOARD + "?owner=me").text  # the owner's own deals: the "Theirs" ones
+    assert _cards_in(mine) == ["Theirs 0"] and "Show more (2 left)" in mine
+
+
+def test_the_board_runs_the_same_queries_with_many_deals(
+    app: Any, owner: Any, acme: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("plugins.sfa.board.CARDS", 2)
+    s = stages(app, acme)
+    for stage in ("Qualification", "Proposal", "Negotiation", "Won"):  # a card in each column
+        deal(app, acme, name=f"First {stage}", stage_id=s[stage] if stage != "Won" else s.won)
+    owner.get(BOARD)  # warm: first-use work of the app is not the board's
+    with counted(app) as few:
+        assert owner.get(BOARD).status_code == 200
+    for i in range(12):
+        stage = ("Qualification", "Proposal", "Negotiation")[i % 3]
+        deal(app, acme, name=f"More {i}", stage_id=s[stage], account_id=None)
+    for i in range(3):
+        deal(app, acme, name=f"Won {i}", stage_id=s.won)
+    with counted(app) as many:
+        page = owner.get(BOARD)
+    assert len(_cards_in(page.text)) == 8  # 2 a column
+    assert len(many) == len(few), many
+    more = _more_link(page.text, "Qualification")
+    with counted(app) as paged:
+        owner.get(more, headers=HX)
+    assert len(paged) <= len(few)
+
+
+def test_the_move_link_opens_the_shared_move_form(app: Any, owner: Any, acme: Any) -> None:
+    s = stages(app, acme)
+    deal_id = deal(app, acme, name="Keyed")
+    page = owner.get(BOARD).text
+    assert (
+        page.count('<dialog id="sfa-move" class="sfa-dialog" aria-labelledby="sfa-move-title">')
+        == 1
+    )
+    assert '<details class="sfa-move"' not in page  # no form a card
+    link = re.search(r'<a class="sfa-move" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert f"move={deal_id}" in link
+    opened = owner.get(link).text  # without the script: the board with the form open
+    form = re.search(
+        r'<dialog id="sfa-move"[^>]*open>\s*<form method="post" action="([^"]+)"', opened
+    )
+    assert form and f"/deals/{deal_id}/move" in form.group(1)
+    assert 'name="version" value="1"' in opened and "Keyed" in opened
+    action = form.group(1).replace("&amp;", "&")
+    next_url = re.search(r'name="next" value="([^"]+)"', opened).group(1).replace("&amp;", "&")
+    moved = post_form(
+        owner, action, {"stage_id": s["Proposal"], "version": "1", "next": next_url}, page=BOARD
+    )
+    assert moved.status_code == 302 and moved.headers["Location"] == next_url
+    assert get_deal(app, acme, deal_id).stage == "Proposal"
+
+
+def test_card_amounts_read_as_babel_writes_them() -> None:
+    from decimal import Decimal
+
+    from babel import Locale
+    from babel.numbers import format_currency
+
+    from plugins.sfa.board import format_money
+
+    for name in ("en", "zh_Hans_CN", "de", "fr", "hi_IN", "ar", "de_CH"):
+        locale = Locale.parse(name)
+        for currency in ("USD", "EUR", "JPY", "CNY", "BHD"):
+            for raw in ("0", "0.005", "0.015", "12.345", "999.995", "1234.5", "123456789.99"):
+                amount = Decimal(raw)
+                expected = format_currency(amount, currency, locale=locale)
+                assert format_money(amount, currency, locale) == expected, (name, currency, raw)

@@ -147,3 +147,54 @@ def test_managers_edit_quotas(app: Any, acme: Any, world: dict) -> None:
     with in_tenant(app, acme) as session:
         rows = [(q.quarter, q.amount) for q in session.scalars(select(Quota))]
     assert rows == [(2, Decimal("20000.00"))]
+
+
+def test_the_forecast_runs_the_same_queries_with_more_deals_and_teams(
+    app: Any, owner: Any, acme: Any, world: dict
+) -> None:
+    from sqlalchemy import event
+
+    from crm_platform.extensions import db
+    from plugins.sfa.planning_models import TeamParent
+
+    url = f"/t/acme/sales/forecast?year={YEAR}&quarter=1"
+    owner.get(url)  # warm
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    def queries() -> int:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            assert owner.get(url).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        return len(statements)
+
+    before = queries()
+    s = stages(app, acme)
+    rep = str(user_uuid(app, "rep@acme.example"))
+    for i in range(6):
+        stage = (s["Proposal"], s["Negotiation"], s.won)[i % 3]
+        deal(
+            app,
+            acme,
+            owner_id=rep,
+            amount="10",
+            stage_id=stage,
+            expected_close=f"{YEAR}-0{i + 1}-03",
+        )
+    with in_tenant(app, acme) as session:  # two more teams, one under "East"
+        east = session.scalars(select(Team).where(Team.name == "East")).one()
+        for name in ("West", "East North"):
+            session.add(Team(name=name))
+        session.flush()
+        north = session.scalars(select(Team).where(Team.name == "East North")).one()
+        session.add(TeamParent(team_id=north.id, parent_id=east.id))
+        session.commit()
+    after = queries()
+    assert after == before, statements

@@ -1,7 +1,10 @@
 /* The kanban board (templates/sfa/_board.html): drag a card with SortableJS, post the move
    with htmx, and swap in the board the server answers. The server answers the refreshed board
    for every outcome: 200 moved, 409 someone moved the card first, 400 a bad move; so the
-   board always shows what is stored. Dropping on a won or lost column first asks why. */
+   board always shows what is stored. Dropping on a won or lost column first asks why.
+   A card's "Move…" link opens the board's one move form (#sfa-move) as a dialog for that
+   card, for keyboards and phones; without this script the link reloads the board with the
+   form open. "Show more" links are plain htmx (hx-get) and need nothing here. */
 (function () {
   "use strict";
 
@@ -53,6 +56,53 @@
     reason.focus();
   }
 
+  function openMove(card) {
+    var dialog = document.getElementById("sfa-move");
+    if (!dialog || typeof dialog.showModal !== "function") return false;
+    var form = dialog.querySelector("form");
+    var list = card.closest(".sfa-cards");
+    var select = document.getElementById("sfa-move-stage");
+    var reason = document.getElementById("sfa-move-reason");
+    var error = document.getElementById("sfa-move-error");
+    if (dialog.open) dialog.close();
+    document.getElementById("sfa-move-deal").textContent = card.dataset.name;
+    form.elements.version.value = card.dataset.version;
+    if (list) select.value = list.dataset.stageId;
+    reason.value = "";
+    error.hidden = true;
+    form.onsubmit = function (event) {
+      event.preventDefault();
+      var option = select.options[select.selectedIndex];
+      if (option && option.dataset.outcome === "lost" && !reason.value.trim()) {
+        error.hidden = false;
+        reason.focus();
+        return;
+      }
+      dialog.close();
+      if (list && select.value === list.dataset.stageId) return; // not moved
+      post(card, select.value, reason.value);
+    };
+    dialog.showModal();
+    select.focus();
+    return true;
+  }
+
+  // One listener for the whole page: cards come and go (board swaps, "show more").
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("#sfa-board .sfa-move");
+    if (link) {
+      var card = link.closest(".sfa-card");
+      if (card && openMove(card)) event.preventDefault();
+      return;
+    }
+    var cancel = event.target.closest && event.target.closest("#sfa-move-cancel");
+    var dialog = document.getElementById("sfa-move");
+    if (cancel && dialog && dialog.open) {
+      event.preventDefault();
+      dialog.close();
+    }
+  });
+
   function init(root) {
     var b = root.id === "sfa-board" ? root : root.querySelector && root.querySelector("#sfa-board");
     if (!b || b.dataset.canWrite !== "true" || typeof Sortable === "undefined") return;
@@ -60,7 +110,7 @@
       Sortable.create(list, {
         group: "sfa-deals",
         draggable: ".sfa-card",
-        filter: "details, select, input, textarea, button",
+        filter: ".sfa-move, .sfa-more-item, select, input, textarea, button",
         preventOnFilter: false,
         forceFallback: true, // pointer events: the same on mice, touch screens and tests
         fallbackTolerance: 4,
