@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_platform.sdk import Base, TenantScoped, tenant_foreign_key, utcnow
+from crm_platform.sdk import Base, Order, TenantScoped, tenant_foreign_key, utcnow
 
 MONEY = Numeric(14, 2)
 
@@ -325,3 +325,14 @@ class Conversion(TenantScoped, Base):
     value: Mapped[Decimal | None] = mapped_column(MONEY)
     currency: Mapped[str | None] = mapped_column(String(3))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+#: Segments group a tenant's orders by contact (``segment_fields.order_aggregates_condition``):
+#: this covering index on the core ``orders`` table makes that pass index-only. It belongs to
+#: the marketing branch (migration ``marketing_0002``), which creates and drops it.
+ORDER_TOTALS_INDEX = Index(
+    "ix_marketing_orders_tenant_contact_totals",
+    Order.tenant_id,
+    Order.contact_id,
+    postgresql_include=["status", "total"],
+)

@@ -35,6 +35,8 @@ from .segment_fields import (
     column_condition,
     context,
     field_catalogue,
+    needs_an_order,
+    order_aggregates_condition,
 )
 
 MAX_GROUPS = 10
@@ -235,7 +237,18 @@ def definition_condition(
     catalogue = catalogue if catalogue is not None else field_catalogue()
     parts = []
     for group in definition["groups"]:
-        rules = [rule_condition(r, catalogue, ctx) for r in group["rules"]]
+        rules = [
+            rule_condition(r, catalogue, ctx)
+            for r in group["rules"]
+            if not needs_an_order(r["field"], r["op"], r.get("value"))
+        ]
+        aggregates = [
+            (r["field"], r["op"], r.get("value"))
+            for r in group["rules"]
+            if needs_an_order(r["field"], r["op"], r.get("value"))
+        ]
+        if aggregates:  # one grouped pass over the orders for all of them
+            rules.append(order_aggregates_condition(ctx, aggregates, group["match"]))
         parts.append(and_(*rules) if group["match"] == "all" else or_(*rules))
     if not parts:
         return true()

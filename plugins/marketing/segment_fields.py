@@ -221,6 +221,40 @@ def _zero_matches(op: str, value: Any) -> bool:
     return bool(tests[op](value))
 
 
+ORDER_AGGREGATES: dict[str, Callable[[], Any]] = {
+    "orders.count": lambda: func.count(),  # count(*): the index-only scan has no id
+    "orders.total": lambda: func.sum(Order.total),
+}
+
+
+def _order_groups(ctx: Ctx) -> Any:
+    """The revenue orders of the tenant grouped by contact (what the aggregates run over)."""
+    return (
+        select(Order.contact_id)
+        .where(
+            Order.tenant_id == ctx.tenant_id,
+            Order.contact_id.is_not(None),
+            Order.status.in_(REVENUE_STATUSES),
+        )
+        .group_by(Order.contact_id)
+    )
+
+
+def needs_an_order(field_key: str, op: str, value: Any) -> bool:
+    """Whether a rule is an order aggregate that no customer without orders meets (such rules
+    of one group share one grouped pass, :func:`order_aggregates_condition`)."""
+    return field_key in ORDER_AGGREGATES and not _zero_matches(op, value)
+
+
+def order_aggregates_condition(ctx: Ctx, rules: list[tuple[str, str, Any]], match: str) -> Any:
+    """Several order-aggregate rules ``(field, op, value)`` of one group (each
+    :func:`needs_an_order`) as ONE grouped pass over the orders: contacts ``IN`` the groups
+    whose ``HAVING`` holds all (``match == "all"``) or any of them."""
+    meets = [number_condition(ORDER_AGGREGATES[f](), op, v) for f, op, v in rules]
+    having = and_(*meets) if match == "all" else or_(*meets)
+    return Contact.id.in_(_order_groups(ctx).having(having))
+
+
 def _order_aggregate(aggregate: Callable[[], Any]) -> Builder:
     """A condition on a per-contact aggregate of revenue orders, as one grouped pass over the
     orders (a hash semi- or anti-join), not a correlated subquery per contact: contacts ``IN``
@@ -228,15 +262,7 @@ def _order_aggregate(aggregate: Callable[[], Any]) -> Builder:
     that fails it (``NOT EXISTS``)."""
 
     def build(ctx: Ctx, op: str, value: Any) -> Any:
-        groups = (
-            select(Order.contact_id)
-            .where(
-                Order.tenant_id == ctx.tenant_id,
-                Order.contact_id.is_not(None),
-                Order.status.in_(REVENUE_STATUSES),
-            )
-            .group_by(Order.contact_id)
-        )
+        groups = _order_groups(ctx)
         meets = number_condition(aggregate(), op, value)
         if _zero_matches(op, value):  # NOT EXISTS (an anti-join), never NOT IN: NOT IN over
             failing = groups.having(~meets).subquery()  # a big list is a quadratic subplan
@@ -561,14 +587,14 @@ def _standard_fields() -> list[FieldDef]:
             _l("Number of orders"),
             "amount",
             "orders",
-            build=_order_aggregate(lambda: func.count(Order.id)),
+            build=_order_aggregate(ORDER_AGGREGATES["orders.count"]),
         ),
         FieldDef(
             "orders.total",
             _l("Total spent"),
             "amount",
             "orders",
-            build=_order_aggregate(lambda: func.sum(Order.total)),
+            build=_order_aggregate(ORDER_AGGREGATES["orders.total"]),
         ),
         FieldDef("orders.last", _l("Ordered"), "recency", "orders", build=_last_order),
         FieldDef("orders.product", _l("Product (name or SKU)"), "product", "orders", build=_bought),

@@ -354,3 +354,30 @@ def test_builder_page_htmx_rows_and_live_count(app, owner, people) -> None:
     run_jobs(app)
     detail = owner.get(saved.headers["Location"]).text
     assert "Ann" in detail and "Bob" not in detail and "Tier" in detail
+
+
+def test_order_aggregates_of_a_group_share_one_grouped_pass(app, shop, people) -> None:
+    both = one(rule("orders.count", "gte", 2), rule("orders.total", "gt", 100))
+    assert names(app, shop, both) == {"Ann"}
+    assert names(
+        app, shop, one(rule("orders.count", "gte", 1), rule("orders.total", "gt", 20))
+    ) == {"Ann"}
+    assert names(
+        app, shop, one(rule("orders.count", "gte", 2), rule("orders.total", "gt", 10), match="any")
+    ) == {"Ann", "Cy"}
+    # a rule customers without orders meet too keeps its own anti-join
+    assert names(
+        app, shop, one(rule("orders.count", "gte", 1), rule("orders.total", "lt", 100))
+    ) == {"Cy"}
+    assert names(
+        app, shop, one(rule("orders.count", "gte", 2), rule("orders.total", "lt", 20), match="any")
+    ) == {"Ann", "Bob", "Cy", "Dee"}
+    mixed = one(
+        rule("contact.lifecycle_stage", "is", "customer"),
+        rule("orders.count", "gte", 1),
+        rule("orders.total", "gt", 20),
+    )
+    assert names(app, shop, mixed) == {"Ann"}
+    with in_tenant(app, shop):
+        sql = str(members_query(clean_definition(both))).upper()
+    assert sql.count("GROUP BY") == 1
