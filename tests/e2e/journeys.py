@@ -65,3 +65,12 @@ def sign_in(page: Page, email: str) -> None:
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+
+
+def htmx_settled(page: Page) -> None:
+    """Wait until htmx has no request in flight and has processed what it last swapped in
+    (a person is never quicker than that; a test that is may act on a stale element)."""
+    page.wait_for_function(
+        "() => !document.querySelector("
+        "'.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )

@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from crm_platform.records.service import create_record
 from crm_platform.testing import run_jobs
 
-from .journeys import sign_in
+from .journeys import htmx_settled, sign_in
 
 
 @pytest.fixture
@@ -82,7 +82,9 @@ def test_segment_campaign_send_once_unsubscribe(
     page.get_by_label("Name", exact=True).fill("Newsletter readers")
     expect(page.locator("#segment-count")).to_contain_text("Add at least one condition.")
     page.get_by_role("button", name="Add a condition").click()  # htmx re-draws the builder
+    htmx_settled(page)
     page.locator("#g0_r0_field").select_option(label="Tag")  # and again, with its operators
+    htmx_settled(page)
     expect(page.locator("#g0_r0_op")).to_have_value("has")
     page.locator("#g0_r0_value").fill("news")
     page.locator("#g0_r0_value").press("Tab")
