@@ -1,9 +1,12 @@
 """A quote as a PDF (fpdf2): the seller, the customer, the lines and the totals.
 
-Text in any script the font covers: a Unicode TrueType font from the system's fonts (DejaVu
-Sans on Debian, found by ``SFA_PDF_FONT`` or the usual paths) when there is one; otherwise
-the PDF core font Helvetica, with characters it cannot show replaced by ``?`` (never an
-error). The quote's number is also the document's title (its metadata).
+Text in any script the fonts cover: a Unicode TrueType font from the system's fonts (DejaVu
+Sans on Debian, found by ``SFA_PDF_FONT`` or the usual paths) when there is one, and a CJK
+font it falls back to for the characters it lacks (Chinese, Japanese, Korean: Debian's Droid
+Sans Fallback, ``SFA_PDF_CJK_FONT`` to choose another); with no Unicode font, the PDF core
+font Helvetica, with characters it cannot show replaced by ``?`` (never an error). Only the
+glyphs a quote uses are embedded. The quote's number is also the document's title (its
+metadata).
 """
 
 from __future__ import annotations
@@ -26,12 +29,18 @@ FONT_CANDIDATES = (
     "/usr/share/fonts/TTF/DejaVuSans.ttf",
     "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
 )
+#: Fonts with the CJK ideographs (a fallback for what the main font lacks).
+CJK_FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/arphic-gkai00mp/gkai00mp.ttf",
+)
 
 
-def find_font() -> Path | None:
-    """A Unicode TrueType font to embed (``SFA_PDF_FONT`` first), or ``None``."""
-    configured = current_app.config.get("SFA_PDF_FONT") or os.environ.get("SFA_PDF_FONT")
-    for candidate in (configured, *FONT_CANDIDATES):
+def find_font(setting: str = "SFA_PDF_FONT", candidates: tuple[str, ...] = ()) -> Path | None:
+    """A TrueType font to embed (the ``setting`` first: app config, then environment; then
+    ``candidates``, by default :data:`FONT_CANDIDATES`), or ``None``."""
+    configured = current_app.config.get(setting) or os.environ.get(setting)
+    for candidate in (configured, *(candidates or FONT_CANDIDATES)):
         if candidate and Path(candidate).is_file():
             return Path(candidate)
     return None
@@ -49,6 +58,13 @@ class _Document(FPDF):
                 self.font_name, self.unicode = "QuoteSans", True
             except Exception:  # a broken font file: fall back to the core font
                 current_app.logger.warning("sfa: cannot use the font %s for quote PDFs", font)
+        cjk = find_font("SFA_PDF_CJK_FONT", CJK_FONT_CANDIDATES) if self.unicode else None
+        if cjk is not None:
+            try:
+                self.add_font("QuoteCJK", "", str(cjk))
+                self.set_fallback_fonts(["QuoteCJK"])
+            except Exception:  # a broken font file: CJK text shows as missing glyphs
+                current_app.logger.warning("sfa: cannot use the font %s for quote PDFs", cjk)
         self.set_auto_page_break(auto=True, margin=18)
 
     def text_of(self, value: Any) -> str:

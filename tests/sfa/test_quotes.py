@@ -244,6 +244,18 @@ def test_the_pdf_is_a_pdf_with_the_number(app: Any, acme: Any, catalogue: dict) 
     assert body.startswith(b"%PDF-") and body.rstrip().endswith(b"%%EOF")
     assert _pdf_text_has(body, label)
     assert b"DejaVuSans" in body  # Debian's Unicode font is embedded (fonts-dejavu-core)
+    # ... and for 北京, which DejaVu lacks, the CJK fallback (fonts-droid-fallback)
+    assert b"DroidSansFallback" in body
+
+
+def test_the_pdf_embeds_only_the_glyphs_it_uses(app: Any, acme: Any, catalogue: dict) -> None:
+    deal_id = deal(app, acme, name="Plain deal")
+    with in_tenant(app, acme) as session:
+        q = create_quote(_deal(session, deal_id))
+        add_line(q, {"description": "Widget", "quantity": "1", "unit_price": "10"})
+        session.commit()
+        body = render_quote_pdf(q, "Acme")
+    assert b"DejaVuSans" in body and len(body) < 60_000, len(body)  # glyphs used only
 
 
 def test_the_pdf_falls_back_to_a_core_font(
