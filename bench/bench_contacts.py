@@ -23,6 +23,7 @@ Prints tables and writes ``bench/results/contacts.json``; times are never assert
 from __future__ import annotations
 
 import argparse
+import cProfile
 import csv
 import io
 import random
@@ -153,6 +154,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--results", default=None, help="directory of the JSON results")
     p.add_argument("--name", default="contacts", help="results file name (without .json)")
+    p.add_argument(
+        "--profile",
+        default=None,
+        help="write a cProfile of the import job to this file (read it with pstats)",
+    )
     args = p.parse_args(argv)
     args.existing = min(args.existing, args.contacts)
     return args
@@ -413,7 +419,9 @@ def _csrf(html: str) -> str:
     return match.group(1)
 
 
-def run_import(app: Any, world: World, data: bytes, database: str) -> dict[str, Any]:
+def run_import(
+    app: Any, world: World, data: bytes, database: str, profile: str | None = None
+) -> dict[str, Any]:
     """Upload, map and start the import as a member would, then run the import job."""
     from rq import SimpleWorker
 
@@ -453,8 +461,14 @@ def run_import(app: Any, world: World, data: bytes, database: str) -> dict[str, 
         worker = SimpleWorker([queue], connection=get_redis(app))
         load_before, db_cpu = load_average(), backend_cpu_seconds(database)
         py_cpu = time.process_time()
+        profiler = cProfile.Profile() if profile else None
         with Stopwatch() as job:
+            if profiler is not None:
+                profiler.enable()
             worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(profile)
         py_cpu = time.process_time() - py_cpu
         db_after = backend_cpu_seconds(database)
         db_cpu = None if db_cpu is None or db_after is None else db_after - db_cpu
@@ -695,7 +709,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         console.print(f"set-up done in {sum(phases.values()):.0f} s; importing")
 
         data, expect = import_csv(world, args.import_rows, args.existing, args.seed)
-        outcome = run_import(app, world, data, args.db)
+        outcome = run_import(app, world, data, args.db, args.profile)
         outcome["expected"] = expect
         outcome["file_mb"] = round(len(data) / 1e6, 1)
         phases["import (measured)"] = outcome["job_s"]
