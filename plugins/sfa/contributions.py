@@ -3,6 +3,7 @@ dashboard widgets, and global search results. ``plugin.py`` hands the hooks to t
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,8 @@ from .leads import search_condition
 from .models import Deal, Lead, Stage
 from .paging import contains
 from .pipelines import default_pipeline
+from .quote_models import Quote
+from .quotes import STATUS_LABELS as QUOTE_STATUS_LABELS
 from .settings import sales_settings
 from .visibility import visible
 
@@ -171,8 +174,12 @@ def dashboard_widgets(membership: Any) -> list[Widget]:
     return widgets
 
 
+#: A quote's number as people type it: ``Q-00042``, ``q42``, ``Q-42``.
+_QUOTE_NUMBER = re.compile(r"(?i)q-?\s*0*(\d{1,9})")
+
+
 def search(query: str, membership: Any, limit: int) -> list[SearchResult]:
-    """Leads by name, company or e-mail; deals by name."""
+    """Leads by name, company or e-mail; deals by name; a quote by its number."""
     query = " ".join((query or "").split())[:100]
     if not query or not membership.can("sfa.read"):
         return []
@@ -195,4 +202,26 @@ def search(query: str, membership: Any, limit: int) -> list[SearchResult]:
     for deal in deals:
         subtitle = f"{deal.stage.name} · {deal.amount} {deal.currency}"
         out.append(SearchResult(deal.name, url_for("sfa.deal", deal_id=deal.id), "deal", subtitle))
+    out.extend(_quotes(query, membership))
     return out
+
+
+def _quotes(query: str, membership: Any) -> list[SearchResult]:
+    """The quote whose number is ``query`` (when its deal is visible to ``membership``)."""
+    match = _QUOTE_NUMBER.fullmatch(query)
+    if match is None:
+        return []
+    rows = db.session.execute(
+        select(Quote, Deal.name)
+        .join(Deal, and_(Deal.tenant_id == Quote.tenant_id, Deal.id == Quote.deal_id))
+        .where(Quote.number == int(match.group(1)), *visible(Deal, membership))
+    ).all()
+    return [
+        SearchResult(
+            quote.label,
+            url_for("sfa.quote", quote_id=quote.id),
+            "quote",
+            f"{deal_name} · {QUOTE_STATUS_LABELS[quote.status]}",
+        )
+        for quote, deal_name in rows
+    ]

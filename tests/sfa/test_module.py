@@ -194,6 +194,19 @@ def test_panels_timeline_search_and_widgets(app: Any, owner: Any, acme: Any) -> 
     assert f"/t/acme/sales/deals/new?account_id={account_id}" in page
     found = owner.get("/t/acme/search?q=expansion").text
     assert f"/t/acme/sales/deals/{open_id}" in found
+    with in_tenant(app, acme) as session:
+        from plugins.sfa.quotes import create_quote
+
+        quote = create_quote(
+            session.scalars(select(Deal).where(Deal.name == "Globex expansion")).unique().one()
+        )
+        session.commit()
+        label, quote_id = quote.label, quote.id
+    for typed in (label, label.lower().replace("-", ""), f"Q-{quote.number}"):
+        found = owner.get("/t/acme/search", query_string={"q": typed}).text
+        assert f"/t/acme/sales/quotes/{quote_id}" in found and "Globex expansion" in found
+    found = owner.get("/t/acme/search", query_string={"q": "Q-99999"}).text
+    assert "/t/acme/sales/quotes/" not in found
     home = owner.get("/t/acme/").text
     assert "Pipeline by stage" in home and "Won this month" in home
     assert "$7,000.00" in home  # won this month
