@@ -39,6 +39,9 @@ EVENTS = {
     "deal.stage_changed": _l("A deal moved to another stage"),
     "deal.won": _l("A deal was won"),
     "deal.lost": _l("A deal was lost"),
+    "quote.sent": _l("A quote was sent to the customer"),
+    "quote.accepted": _l("A quote was accepted (its deal is won)"),
+    "quote.rejected": _l("A quote was rejected"),
 }
 
 

@@ -486,7 +486,7 @@ def _transition(quote_id: str, action: Any) -> Any:
 @require_permission("sfa.write")
 @api_doc("Mark a draft as sent to the customer.", status=200)
 def send_quote_api(quote_id: str) -> Any:
-    return _transition(quote_id, mark_sent)
+    return _transition(quote_id, lambda q: mark_sent(q, actor=current_user))
 
 
 @quotes_api.post("/<quote_id>/accept")
@@ -507,7 +507,7 @@ def accept_quote_api(quote_id: str) -> Any:
 @require_permission("sfa.write")
 @api_doc("The customer said no.", status=200)
 def reject_quote_api(quote_id: str) -> Any:
-    return _transition(quote_id, reject_quote)
+    return _transition(quote_id, lambda q: reject_quote(q, actor=current_user))
 
 
 @quotes_api.get("/<quote_id>/pdf")

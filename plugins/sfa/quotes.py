@@ -30,6 +30,7 @@ from crm_platform.sdk import (
     clean_date,
     clean_text,
     db,
+    emit_event,
     parse_uuid,
     require_tenant,
     utcnow,
@@ -371,23 +372,41 @@ def remove_line(quote: Quote, line: QuoteLine) -> None:
     recompute(quote)
 
 
-def mark_sent(quote: Quote) -> None:
-    """A draft with lines goes to the customer (it no longer changes)."""
+def _emit(quote: Quote, event: str, actor: Any) -> None:
+    """``quote.sent`` / ``quote.accepted`` / ``quote.rejected`` with the quote's figures."""
+    emit_event(
+        event,
+        record_id=quote.id,
+        data={
+            "number": quote.label,
+            "deal_id": str(quote.deal_id),
+            "status": quote.status,
+            "total": str(cents_to_decimal(quote.total_cents)),
+            "currency": quote.currency,
+        },
+        actor=actor,
+    )
+
+
+def mark_sent(quote: Quote, *, actor: Any = None) -> None:
+    """A draft with lines goes to the customer (it no longer changes); ``quote.sent``."""
     _editable(quote)
     if not lines_of(quote):
         raise ValidationFailed({"status": _("Add a line before sending the quote.")})
     quote.status = "sent"
     quote.sent_at = utcnow()
     db.session.flush()
+    _emit(quote, "quote.sent", actor)
 
 
-def reject_quote(quote: Quote) -> None:
-    """The customer said no (a draft or sent quote)."""
+def reject_quote(quote: Quote, *, actor: Any = None) -> None:
+    """The customer said no (a draft or sent quote); ``quote.rejected``."""
     if quote.status not in ("draft", "sent"):
         raise ValidationFailed({"status": _("Only draft or sent quotes can be rejected.")})
     quote.status = "rejected"
     quote.decided_at = utcnow()
     db.session.flush()
+    _emit(quote, "quote.rejected", actor)
 
 
 def won_stage(deal: Deal) -> Any:
@@ -396,8 +415,8 @@ def won_stage(deal: Deal) -> Any:
 
 
 def accept_quote(quote: Quote, *, actor: Any = None, version: Any = None) -> None:
-    """The customer accepted: the quote is accepted, the deal's amount becomes the quote's
-    total and the deal moves to the won stage (history, ``deal.won``).
+    """The customer accepted: the quote is accepted (``quote.accepted``), the deal's amount
+    becomes the quote's total and the deal moves to the won stage (history, ``deal.won``).
 
     Refused when the quote is not draft or sent, has no lines, the deal is closed, or its
     currency is no longer the quote's. ``version``: the deal version the user saw (stale:
@@ -433,6 +452,7 @@ def accept_quote(quote: Quote, *, actor: Any = None, version: Any = None) -> Non
     quote.status = "accepted"
     quote.decided_at = utcnow()
     db.session.flush()
+    _emit(quote, "quote.accepted", actor)
 
 
 def quote_summary(quote: Quote) -> dict[str, Any]:

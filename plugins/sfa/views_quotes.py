@@ -455,7 +455,9 @@ def _decide(quote_id: str, action: Any, done: str) -> Any:
 @require_permission("sfa.write")
 def quote_send(quote_id: str) -> Any:
     """Mark a draft as sent to the customer."""
-    return _decide(quote_id, mark_sent, _("The quote is marked as sent."))
+    return _decide(
+        quote_id, lambda q: mark_sent(q, actor=current_user), _("The quote is marked as sent.")
+    )
 
 
 @bp.post("/quotes/<quote_id>/accept")
@@ -473,7 +475,11 @@ def quote_accept(quote_id: str) -> Any:
 @require_permission("sfa.write")
 def quote_reject(quote_id: str) -> Any:
     """The customer said no."""
-    return _decide(quote_id, reject_quote, _("The quote is marked as rejected."))
+    return _decide(
+        quote_id,
+        lambda q: reject_quote(q, actor=current_user),
+        _("The quote is marked as rejected."),
+    )
 
 
 @bp.get("/quotes/<quote_id>/pdf")

@@ -221,6 +221,15 @@ def test_accepting_a_quote_wins_the_deal(
     assert moves[0] == ("Proposal", "Won", Decimal("192.00"))
     ((record_id, data),) = recorder.of("deal.won")
     assert record_id == uuid.UUID(deal_id) and data["amount"] == "192.00"
+    quote_events = [
+        (n, d["number"], d["status"], d["total"])
+        for n, _r, d in recorder.events
+        if n.startswith("quote.")
+    ]
+    assert quote_events == [
+        ("quote.sent", label, "sent", "192.00"),
+        ("quote.accepted", label, "accepted", "192.00"),
+    ]
     with in_tenant(app, acme) as session:
         q = session.scalars(select(Quote)).one()
         with pytest.raises(ValidationFailed):  # decided already
@@ -406,6 +415,7 @@ def test_quotes_api(client: Any, app: Any, acme: Any, catalogue: dict, recorder:
     deal_json = client.get(f"/api/v1/deals/{deal_id}", headers=key).json
     assert (deal_json["status"], deal_json["amount"]) == ("won", "183.99")
     assert [n for n in recorder.names() if n == "deal.won"] == ["deal.won"]
+    assert [n for n in recorder.names() if n.startswith("quote.")] == ["quote.accepted"]
 
 
 def test_another_tenants_and_invisible_quotes_are_404(
