@@ -53,8 +53,10 @@ MAX_FILTER = 200
 #: A tag filter lists the tagged records' ids when at most this many have the tag: walking a
 #: list's sort index and probing each record's tags finds 50 rarely tagged ones only after
 #: reading much of a large list, and how much PostgreSQL cannot tell when the tag and the
-#: sort order are correlated. Tags on more records are dense enough for that walk.
-FEW_TAGGED = 20_000
+#: sort order are correlated. Tags on more records are dense enough for that walk. Measured
+#: at 300,000 contacts: 3,000 ids looked up by key took 17 ms, the walk to 50 of them 46 ms
+#: (about 5 µs an id, 9 µs a probe); the two cost the same near 10,000 at 1,000,000.
+FEW_TAGGED = 10_000
 
 SORTS: dict[str, tuple[str, ...]] = {
     "account": ("name", "stage", "industry", "region", "created", "updated"),
@@ -329,11 +331,20 @@ def filtered_statement(
 
 
 def _tag_condition(model: Any, kind: str, tag: str) -> Any:
-    """Records tagged ``tag``: by their ids when few are (see :data:`FEW_TAGGED`)."""
-    ids = db.session.scalars(tagged(kind, tag).limit(FEW_TAGGED + 1)).all()
-    if len(ids) <= FEW_TAGGED:
-        return one_of(model.id, ids)
-    return model.id.in_(tagged(kind, tag))
+    """Records tagged ``tag``: on PostgreSQL by their ids when few are (see
+    :data:`FEW_TAGGED`).
+
+    The database counts the tagged records (up to the threshold: an index-only scan) and
+    gathers the few ones' ids itself (``id = ANY(ARRAY(SELECT ...))``, one lookup by key
+    each); loaded into Python, ids cost about 8 µs each.
+    """
+    in_tagged = model.id.in_(tagged(kind, tag))
+    if db.session.get_bind().dialect.name != "postgresql":
+        return in_tagged
+    counted = select(func.count()).select_from(tagged(kind, tag).limit(FEW_TAGGED + 1).subquery())
+    if db.session.scalar(counted) > FEW_TAGGED:
+        return in_tagged
+    return model.id == any_(func.array(tagged(kind, tag).scalar_subquery()))
 
 
 def one_of(column: Any, values: Iterable[Any]) -> Any:

@@ -147,6 +147,22 @@ def test_list_filters_and_sort(
     assert [names[i] for i in listed(page.text)] == expected
 
 
+@pytest.mark.parametrize("few_tagged", [0, 1, 10])
+def test_tag_filter_whether_few_or_many_records_have_the_tag(
+    app: Any, owner: Any, acme: Any, monkeypatch: Any, few_tagged: int
+) -> None:
+    """Few tagged records are looked up by id, many by walking the list: the same answer."""
+    from crm_platform.records import listing
+
+    monkeypatch.setattr(listing, "FEW_TAGGED", few_tagged)
+    ids = _seed(app, acme)
+    names = {v: k for k, v in ids.items()}
+    for query, expected in (("tag=VIP", ["globex", "north"]), ("tag=partner", ["globex"])):
+        page = owner.get(f"/t/acme/accounts?{query}")
+        assert [names[i] for i in listed(page.text)] == expected
+    assert listed(owner.get("/t/acme/accounts?tag=nobody-has-it").text) == []
+
+
 def test_filtering_with_htmx_returns_only_the_results(app: Any, owner: Any, acme: Any) -> None:
     ids = _seed(app, acme)
     full = owner.get("/t/acme/accounts?stage=lead")
