@@ -29,7 +29,7 @@ from .dataio.engine import RowResult, SourceRow
 from .extensions import Base, db
 from .identity import ROLE_LABELS, ROLES, Invitation, Membership, Tenant, User, role_allows
 from .ids import parse_uuid, uuid7
-from .jobs import enqueue_after_commit, job, set_progress
+from .jobs import enqueue_after_commit, frozen_heap, job, set_progress
 from .mail import send_mail
 from .migration_ops import add_select_policy, grant_platform_table, secure_tenant_table
 from .modules import (
@@ -212,6 +212,7 @@ __all__ = [
     "role_allows",
     "send_mail",
     "set_progress",
+    "frozen_heap",
     "tenant_context",
     "tenant_foreign_key",
     "tenant_relationship",

@@ -345,3 +345,24 @@ def test_enqueue_after_commit_dropped_when_the_session_closes(app, factory):
         session.commit()
         assert get_queue(app).count == 0
     assert account_names(app, a) == []
+
+
+def test_frozen_heap_freezes_the_objects_before_a_loop_and_thaws_them_after() -> None:
+    import gc
+
+    from crm_platform.jobs import frozen_heap
+
+    assert gc.get_freeze_count() == 0
+    with frozen_heap():
+        frozen = gc.get_freeze_count()
+        assert frozen > 1000  # the app's modules, classes, functions ...
+        made = [[i] for i in range(1000)]
+        # the loop's own objects are not frozen: the collector still scans them
+        assert gc.get_freeze_count() == frozen and all(map(gc.is_tracked, made))
+    assert gc.get_freeze_count() == 0
+    try:
+        with frozen_heap():
+            raise RuntimeError("the loop failed")
+    except RuntimeError:
+        pass
+    assert gc.get_freeze_count() == 0  # thawed on errors too

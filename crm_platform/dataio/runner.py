@@ -23,7 +23,7 @@ from sqlalchemy import select
 from .. import audit
 from ..extensions import db
 from ..identity import Membership, User
-from ..jobs import job, set_progress
+from ..jobs import frozen_heap, job, set_progress
 from ..modules import emit_event
 from ..plugin_types import ImportTarget
 from ..plugins import collect
@@ -83,16 +83,17 @@ def execute(imp: ImportJob) -> Outcome:
         set_progress(min(done, max(total, done)), max(total, done), _progress_message(done, total))
 
     try:
-        outcome = run_rows(
-            sheet.rows,
-            headers=sheet.headers,
-            mapping=imp.mapping,
-            padded=sheet.padded,
-            importer=importer,
-            labels=target.fields,
-            max_rows=max_rows(),
-            progress=progress,
-        )
+        with frozen_heap():
+            outcome = run_rows(
+                sheet.rows,
+                headers=sheet.headers,
+                mapping=imp.mapping,
+                padded=sheet.padded,
+                importer=importer,
+                labels=target.fields,
+                max_rows=max_rows(),
+                progress=progress,
+            )
     except FileProblem as exc:
         raise ImportProblem(str(exc)) from exc
     imp.status = "done"
