@@ -54,6 +54,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     )
     cfg: dict[str, Any] = {
         "SECRET_KEY": env.get("CRM_SECRET_KEY") or None,
+        # Encrypts credentials for other systems at rest (see sealing.py); else SECRET_KEY.
+        "CREDENTIALS_KEY": env.get("CRM_CREDENTIALS_KEY") or None,
         "DATABASE_URL": database_url,
         # Migrations run as the role that owns the tables; the app role must not own them.
         "MIGRATION_DATABASE_URL": normalise_database_url(

@@ -81,6 +81,7 @@ from .records.tags import RecordTag, tag_key
 from .records.teams import Team, TeamMember, all_teams
 from .records.validation import clean_choice, clean_date, clean_email, clean_text, normalise_phone
 from .records.visibility import visible_clause
+from .sealing import is_sealed, seal, unseal
 from .tenancy import (
     NoTenantContext,
     TenantScoped,
@@ -212,6 +213,9 @@ __all__ = [
     "role_allows",
     "send_mail",
     "set_progress",
+    "is_sealed",
+    "seal",
+    "unseal",
     "frozen_heap",
     "tenant_context",
     "tenant_foreign_key",
