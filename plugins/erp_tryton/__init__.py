@@ -1,0 +1,1 @@
+"""Tryton ERP connector for the ERP plugin (``plugins.erp``): see docs/modules/erp-tryton.md."""
