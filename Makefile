@@ -4,6 +4,9 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 CRM := $(VENV)/bin/crm
 PYTEST_WORKERS ?= 2
+# The SQLite run repeats what depends on the database; browser journeys, the embedded run and
+# the Tryton connector's tests do not, and run once (in the first run).
+SQLITE_SKIP := not postgres and not browser and not embedded and not tryton
 
 .PHONY: install run test lint format clean translations
 
@@ -23,10 +26,11 @@ run: install
 	$(CRM) demo
 	$(CRM) serve
 
-## Lint, then the whole suite on PostgreSQL + Redis (when they answer) and on SQLite.
+## Lint, then the whole suite on PostgreSQL + Redis (when they answer), and again on SQLite
+## all that depends on the database.
 test: install lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS)
-	CRM_TEST_DB=sqlite $(PY) -m pytest -n $(PYTEST_WORKERS) -m "not postgres"
+	CRM_TEST_DB=sqlite $(PY) -m pytest -n $(PYTEST_WORKERS) -m "$(SQLITE_SKIP)"
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -161,6 +161,7 @@ def wait_for(predicate: Any, timeout: float, what: str) -> Any:
     pytest.fail(f"timed out waiting for {what}")
 
 
+@pytest.mark.embedded
 def test_one_command_runs_the_product_on_embedded_defaults(tmp_path):
     instance = tmp_path / "instance"
     env = embedded_env(instance)
