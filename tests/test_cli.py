@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from crm_platform.cli import DEMO_EMAIL, DEMO_PASSWORD
 from crm_platform.customers import Account, Contact
 from crm_platform.identity import Membership
+from plugins.erp.demo import PARTIES as ERP_DEMO_PARTIES
 
 
 def create_tenant(runner: Any, *extra: str, slug: str = "acme", **options: str) -> Any:
@@ -215,7 +216,7 @@ def test_demo_creates_sample_workspace_once(app: Any, runner: Any) -> None:
     tenant = tenant_row(app, "demo")
     assert tenant is not None and tenant.name == "Acme Demo"
     accounts, contacts, members = _demo_counts(app)
-    assert accounts == 12
+    assert accounts == 12 + len(ERP_DEMO_PARTIES)  # and the customers the ERP demo synced
     assert 12 <= contacts <= 36  # one to three per account
     assert members == 4
     assert roles(app, tenant) == {
@@ -235,6 +236,13 @@ def test_demo_creates_sample_workspace_once(app: Any, runner: Any) -> None:
     assert login(client, DEMO_EMAIL, DEMO_PASSWORD).status_code == 302
     page = client.get("/t/demo/accounts")
     assert page.status_code == 200 and "Northwind Traders" in page.text
+    erp = client.get("/t/demo/erp/")
+    assert erp.status_code == 200 and "Accounting export (demo)" in erp.text
+    with in_tenant(app, tenant) as session:
+        from plugins.erp.models import SyncRun
+
+        run = session.scalars(select(SyncRun)).one()
+        assert (run.status, run.failed, run.created) == ("succeeded", 0, 12)
 
 
 def test_db_create_roles_needs_postgresql_url(app: Any, runner: Any) -> None:

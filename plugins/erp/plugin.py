@@ -147,3 +147,11 @@ def crm_api_resources() -> list[ApiResource]:
         ApiResource("erp_runs", runs_api, RUN_SCHEMA),
         ApiResource("erp_ledger", ledger_api, LEDGER_SCHEMA),
     ]
+
+
+@hookimpl
+def crm_demo_data(tenant: Any, members: list[Any]) -> None:
+    """A file connection with a small accounting export, synced once."""
+    from .demo import create_demo_data
+
+    create_demo_data()
