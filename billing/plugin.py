@@ -55,7 +55,7 @@ def crm_blueprints() -> list[Any]:
 def crm_navigation(membership: Any) -> list[NavItem]:
     """Billing, next to the settings, for owners and admins."""
     if membership.can("settings.manage"):
-        return [NavItem(_("Billing"), "billing.page", order=917)]
+        return [NavItem(_("Billing"), "billing.page", order=917, group="admin")]
     return []
 
 

@@ -28,8 +28,10 @@ def crm_navigation(membership: Any) -> list[NavItem]:
     if membership.can("records.write"):
         items.append(NavItem(_("Import"), "workspace.imports", order=40))
     if membership.can("settings.manage"):
-        items.append(NavItem(_("Custom fields"), "workspace.custom_fields", order=905))
-        items.append(NavItem(_("API keys"), "api_keys.index", order=912))
+        items.append(
+            NavItem(_("Custom fields"), "workspace.custom_fields", order=905, group="admin")
+        )
+        items.append(NavItem(_("API keys"), "api_keys.index", order=912, group="admin"))
     return items
 
 

@@ -48,12 +48,18 @@ class ModuleDescriptor:
 
 @dataclass(frozen=True)
 class NavItem:
-    """One entry of the workspace navigation."""
+    """One entry of the workspace navigation.
+
+    ``group="admin"`` puts it in the *Administration* menu (workspace settings, members,
+    integrations), ``group="me"`` in the member's own menu (personal settings), instead of
+    the bar of everyday pages.
+    """
 
     label: str
     endpoint: str
     order: int = 100
     icon: str = ""
+    group: str = ""
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ def crm_navigation(membership: Any) -> list[NavItem]:
     """Members for everyone who may see them; settings and audit for admins."""
     items = []
     if membership.can("members.read"):
-        items.append(NavItem(_("Members"), "tenants.members", order=900))
+        items.append(NavItem(_("Members"), "tenants.members", order=900, group="admin"))
     if membership.can("settings.manage"):
-        items.append(NavItem(_("Settings"), "tenants.settings", order=910))
-        items.append(NavItem(_("Modules"), "tenants.modules", order=915))
+        items.append(NavItem(_("Settings"), "tenants.settings", order=910, group="admin"))
+        items.append(NavItem(_("Modules"), "tenants.modules", order=915, group="admin"))
     if membership.can("audit.read"):
-        items.append(NavItem(_("Audit log"), "tenants.audit_log", order=920))
+        items.append(NavItem(_("Audit log"), "tenants.audit_log", order=920, group="admin"))
     return items

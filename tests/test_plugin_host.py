@@ -54,7 +54,11 @@ class Loyalty:
 
     @hookimpl
     def crm_navigation(self, membership: Any) -> list[NavItem]:
-        return [NavItem("Loyalty", "workspace.home", order=700)]
+        return [
+            NavItem("Loyalty", "workspace.home", order=700),
+            NavItem("Loyalty settings", "workspace.accounts", order=950, group="admin"),
+            NavItem("My points", "workspace.contacts", order=10, group="me"),
+        ]
 
     @hookimpl
     def crm_module_enabled(self, tenant: Any, module: ModuleDescriptor) -> None:
@@ -396,7 +400,15 @@ def test_hook_crm_navigation(make_app: Any) -> None:
         session.commit()
     web = application.test_client()
     login(web, on.owner_email)
-    assert ">Loyalty<" in web.get("/t/on-co/").text
+    page = web.get("/t/on-co/").text
+    assert ">Loyalty<" in page
+    # each group in its place: the top bar, the Administration menu, the member's own menu
+    wide = page.split('<nav class="mainnav wide">', 1)[1].split("</nav>", 1)[0]
+    bar, admin = wide.split('<details class="menu admin-menu">', 1)
+    assert ">Loyalty<" in bar and "Loyalty settings" not in bar and ">Members<" not in bar
+    assert ">Loyalty settings<" in admin and ">Members<" in admin and ">Modules<" in admin
+    own = page.split('<details class="menu user">', 1)[1].split("</details>", 1)[0]
+    assert ">My points<" in own and "My points" not in wide
     web.post("/logout")
     login(web, off.owner_email)
     page = web.get("/t/off-co/")

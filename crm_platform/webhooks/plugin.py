@@ -30,7 +30,7 @@ def crm_blueprints() -> list[Any]:
 def crm_navigation(membership: Any) -> list[NavItem]:
     """Webhooks, for members who manage settings."""
     if membership.can("settings.manage"):
-        return [NavItem(_("Webhooks"), "webhooks.index", order=912)]
+        return [NavItem(_("Webhooks"), "webhooks.index", order=912, group="admin")]
     return []
 
 

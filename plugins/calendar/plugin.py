@@ -60,7 +60,7 @@ def crm_migration_locations() -> list[str]:
 def crm_navigation(membership: Any) -> list[NavItem]:
     """ "Calendar sync" for members who may use it."""
     if membership.can("calendar.use"):
-        return [NavItem(_("Calendar sync"), "calendar.settings", order=905)]
+        return [NavItem(_("Calendar sync"), "calendar.settings", order=905, group="me")]
     return []
 
 

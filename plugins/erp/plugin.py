@@ -96,7 +96,7 @@ def crm_navigation(membership: Any) -> list[NavItem]:
     """ERP connections for members who may see them."""
     if not membership.can("erp.read"):
         return []
-    return [NavItem(_("ERP"), "erp.connections", order=930)]
+    return [NavItem(_("ERP"), "erp.connections", order=930, group="admin")]
 
 
 @hookimpl

@@ -108,7 +108,7 @@ def crm_navigation(membership: Any) -> list[NavItem]:
     if membership.can("service.reports"):
         items.append(NavItem(_l("Service reports"), "service.reports", order=330))
     if membership.can("service.manage"):
-        items.append(NavItem(_l("Service settings"), "service.settings", order=915))
+        items.append(NavItem(_l("Service settings"), "service.settings", order=915, group="admin"))
     return items
 
 

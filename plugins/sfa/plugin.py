@@ -103,7 +103,7 @@ def crm_navigation(membership: Any) -> list[NavItem]:
         NavItem(_("Forecast"), "sfa.forecast", order=320),
     ]
     if membership.can("sfa.manage"):
-        items.append(NavItem(_("Sales settings"), "sfa.settings", order=916))
+        items.append(NavItem(_("Sales settings"), "sfa.settings", order=916, group="admin"))
     return items
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from conftest import PASSWORD
 from playwright.sync_api import Page, expect
@@ -74,3 +75,11 @@ def htmx_settled(page: Page) -> None:
         "() => !document.querySelector("
         "'.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
     )
+
+
+def admin_link(page: Page, name: str) -> Any:
+    """A link of the top bar's *Administration* menu (wide screen), with the menu open."""
+    menu = page.locator("nav.mainnav.wide details.admin-menu")
+    if menu.get_attribute("open") is None:
+        menu.locator("summary").click()
+    return menu.get_by_role("link", name=name, exact=True)

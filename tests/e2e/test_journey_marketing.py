@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from crm_platform.records.service import create_record
 from crm_platform.testing import run_jobs
 
-from .journeys import htmx_settled, sign_in
+from .journeys import admin_link, htmx_settled, sign_in
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_segment_campaign_send_once_unsubscribe(
     expect(page.get_by_role("heading", level=1)).to_have_text("Shop Ltd")
 
     # -- the owner switches Marketing on
-    nav(page).get_by_role("link", name="Modules").click()
+    admin_link(page, "Modules").click()
     marketing = page.get_by_role("listitem").filter(
         has=page.get_by_role("heading", name=re.compile(r"^Marketing\b"))
     )

@@ -10,7 +10,7 @@ from flask import Flask
 from helpers_records import add, add_field
 from playwright.sync_api import Locator, Page, expect
 
-from .journeys import Company, sign_in, sign_up_and_confirm
+from .journeys import Company, admin_link, sign_in, sign_up_and_confirm
 
 CONTOSO = Company("Contoso Health", "contoso", "Carla Contoso", "carla@contoso.example")
 ACCOUNT = "Fabrikam Pharmaceuticals"
@@ -52,7 +52,7 @@ def body_fits(page: Page) -> None:
 
 def add_contact_field(page: Page, label: str, type_: str, options: str = "") -> None:
     """Custom fields (from the navigation) -> Contacts -> Add a field."""
-    main_nav(page).get_by_role("link", name="Custom fields").click()
+    admin_link(page, "Custom fields").click()
     expect(page.get_by_role("heading", name="Custom fields", level=1)).to_be_visible()
     section(page, "Contacts").get_by_role("link", name="Add a field").click()
     expect(page.get_by_role("heading", name="New contact field")).to_be_visible()
@@ -150,7 +150,7 @@ def test_custom_field_account_contact_search_and_module(page: Page, live_server:
 
     # -- Modules (from the navigation): switch Hello on
     expect(nav.get_by_role("link", name="Greetings")).to_have_count(0)
-    nav.get_by_role("link", name="Modules").click()
+    admin_link(page, "Modules").click()
     expect(page.get_by_role("heading", name="Modules", level=1)).to_be_visible()
     hello = page.get_by_role("listitem").filter(
         has=page.get_by_role("heading", name=re.compile(r"^Hello\b"))
@@ -179,7 +179,7 @@ def test_custom_field_account_contact_search_and_module(page: Page, live_server:
     expect(page.get_by_role("row").filter(has_text=GREETING)).to_contain_text(CONTACT)
 
     # -- switch it off: the entry, the panel and the page are gone
-    nav.get_by_role("link", name="Modules").click()
+    admin_link(page, "Modules").click()
     hello.get_by_role("button", name="Switch off").click()
     expect(page.get_by_role("status")).to_have_text("Hello is off; its data is kept.")
     expect(hello.get_by_role("button", name="Switch on")).to_be_visible()
@@ -195,7 +195,7 @@ def test_custom_field_account_contact_search_and_module(page: Page, live_server:
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
 
     # -- and on again: the greeting was kept
-    nav.get_by_role("link", name="Modules").click()
+    admin_link(page, "Modules").click()
     hello.get_by_role("button", name="Switch on").click()
     expect(page.get_by_role("status")).to_have_text("Hello is on.")
     page.goto(contact_url)

@@ -17,7 +17,7 @@ from conftest import Factory
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from .journeys import sign_in
+from .journeys import admin_link, sign_in
 
 ADDRESS = "support+northwind@inbound.localhost"
 CUSTOMER = "carol@customer.example"
@@ -60,7 +60,7 @@ def test_mail_ticket_canned_reply_pause_solve_survey_report(
     expect(page.get_by_role("heading", level=1)).to_have_text("Northwind")
 
     # -- the owner switches Service on
-    nav(page).get_by_role("link", name="Modules").click()
+    admin_link(page, "Modules").click()
     service = page.get_by_role("listitem").filter(
         has=page.get_by_role("heading", name=re.compile(r"^Service\b"))
     )
