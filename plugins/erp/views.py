@@ -67,6 +67,17 @@ def _page_number() -> int:
         return 1
 
 
+def _paged_list(stmt: Any, template: str, **context: Any) -> str:
+    """``template`` with a page of ``stmt``'s rows (``rows``, ``more``, ``page``) and the
+    connections' names by id (``names``)."""
+    page = _page_number()
+    rows = list(db.session.scalars(stmt.offset((page - 1) * PAGE).limit(PAGE + 1)))
+    names = dict(db.session.execute(select(Connection.id, Connection.name)).all())
+    return render_template(
+        template, rows=rows[:PAGE], more=len(rows) > PAGE, page=page, names=names, **context
+    )
+
+
 # --------------------------------------------------------------------------- connections
 
 
@@ -458,15 +469,9 @@ def runs() -> Any:
     selected = parse_uuid(request.args.get("connection"))
     if selected:
         stmt = stmt.where(SyncRun.connection_id == selected)
-    page = _page_number()
-    rows = list(db.session.scalars(stmt.offset((page - 1) * PAGE).limit(PAGE + 1)))
-    names = dict(db.session.execute(select(Connection.id, Connection.name)).all())
-    return render_template(
+    return _paged_list(
+        stmt,
         "erp/runs.html",
-        rows=rows[:PAGE],
-        more=len(rows) > PAGE,
-        page=page,
-        names=names,
         selected=selected,
     )
 
@@ -508,15 +513,9 @@ def ledger() -> Any:
     q = (request.args.get("q") or "").strip()[:200]
     if q:
         stmt = stmt.where(LedgerEntry.external_id == q)
-    page = _page_number()
-    rows = list(db.session.scalars(stmt.offset((page - 1) * PAGE).limit(PAGE + 1)))
-    names = dict(db.session.execute(select(Connection.id, Connection.name)).all())
-    return render_template(
+    return _paged_list(
+        stmt,
         "erp/ledger.html",
-        rows=rows[:PAGE],
-        more=len(rows) > PAGE,
-        page=page,
-        names=names,
         selected=selected,
         obj=obj,
         state=state,
@@ -553,15 +552,9 @@ def dead_letters() -> Any:
     stmt = select(DeadLetter).order_by(DeadLetter.last_attempt_at.desc())
     if status in ("open", "resolved", "dismissed"):
         stmt = stmt.where(DeadLetter.status == status)
-    page = _page_number()
-    rows = list(db.session.scalars(stmt.offset((page - 1) * PAGE).limit(PAGE + 1)))
-    names = dict(db.session.execute(select(Connection.id, Connection.name)).all())
-    return render_template(
+    return _paged_list(
+        stmt,
         "erp/dead_letters.html",
-        rows=rows[:PAGE],
-        more=len(rows) > PAGE,
-        page=page,
-        names=names,
         status=status,
     )
 
