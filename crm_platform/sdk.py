@@ -76,7 +76,7 @@ from .records.activity_service import create_activity
 from .records.custom_fields import create_field as create_custom_field
 from .records.custom_fields import fields_of as custom_fields_of
 from .records.duplicates import Match, matching_records
-from .records.service import create_record
+from .records.service import create_record, update_record
 from .records.tags import RecordTag, tag_key
 from .records.teams import Team, TeamMember, all_teams
 from .records.validation import clean_choice, clean_date, clean_email, clean_text, normalise_phone
@@ -126,6 +126,7 @@ __all__ = [
     "create_custom_field",
     "create_activity",
     "create_record",
+    "update_record",
     "csrf_exempt",
     "matching_records",
     "normalise_phone",
