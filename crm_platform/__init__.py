@@ -86,6 +86,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     from .health import bp as health_bp
     from .plugins import make_plugin_manager, module_permissions, register_plugin_blueprints
     from .provider.views import bp as provider_bp
+    from .security_headers import init_app as init_security_headers
     from .web import bp as web_bp
     from .web import init_app as init_web
     from .web import tenant_bp
@@ -100,6 +101,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     app.extensions["crm_module_permissions"] = module_permissions(pm)
 
     init_web(app)
+    init_security_headers(app)
     from .charts import register as register_charts
 
     register_charts(app)

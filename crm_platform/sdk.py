@@ -82,6 +82,7 @@ from .records.teams import Team, TeamMember, all_teams
 from .records.validation import clean_choice, clean_date, clean_email, clean_text, normalise_phone
 from .records.visibility import visible_clause
 from .sealing import is_sealed, seal, unseal
+from .security_headers import embeddable
 from .tenancy import (
     NoTenantContext,
     TenantScoped,
@@ -215,6 +216,7 @@ __all__ = [
     "send_mail",
     "set_progress",
     "is_sealed",
+    "embeddable",
     "seal",
     "unseal",
     "frozen_heap",

@@ -11,6 +11,7 @@ from crm_platform.sdk import (
     ValidationFailed,
     csrf_exempt,
     db,
+    embeddable,
     module_enabled,
     public_tenant_view,
 )
@@ -37,6 +38,7 @@ def _page(key: str, errors: dict[str, str], status: int, headers: Any = None) ->
 @bp.route("/web-to-lead/<form_key>", methods=["GET", "POST"])
 @public_tenant_view
 @csrf_exempt
+@embeddable
 def webform(form_key: str) -> Any:
     """The form a tenant embeds on its site; a submission becomes a lead (spam-checked).
 
