@@ -237,7 +237,7 @@ def authenticate(email: str, password: str) -> PortalUser | None:
         return None
     if not check_password_hash(hashed, password or ""):
         return None
-    return user if user.status == "active" and user.kind == "customer" else None
+    return user if user.status == "active" and user.kind in ("customer", "partner") else None
 
 
 def set_status(user: PortalUser, status: str) -> None:

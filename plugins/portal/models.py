@@ -11,8 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_platform.sdk import Base, TenantScoped, tenant_foreign_key, utcnow
 
-#: What a portal user may be: a customer (a contact, maybe of an account) or, later, a user of
-#: a partner organisation (the partner portal adds its own column and scope).
+#: What a portal user may be: a customer (a contact, maybe of an account) or a user of a
+#: partner organisation (``partner_id``; see :mod:`.partner_models`).
 KINDS = ("customer", "partner")
 STATUSES = ("invited", "active", "disabled")
 #: What a customer sees: only their own contact's records, or their whole account's.
@@ -27,6 +27,7 @@ class PortalUser(TenantScoped, Base):
         UniqueConstraint("tenant_id", "email"),
         tenant_foreign_key("contact_id", "contacts"),
         tenant_foreign_key("account_id", "accounts"),
+        tenant_foreign_key("partner_id", "portal_partners"),
         Index("ix_portal_users_tenant_contact", "tenant_id", "contact_id"),
     )
 
@@ -38,6 +39,8 @@ class PortalUser(TenantScoped, Base):
     scope: Mapped[str] = mapped_column(String(20), default="contact")
     contact_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    #: The partner organisation of a ``partner`` user (``portal_partners``).
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     #: Bumped on password change and disabling: every session signed before is void.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     invited_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

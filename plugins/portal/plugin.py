@@ -13,9 +13,9 @@ from typing import Any
 from flask import render_template
 from flask_babel import gettext as _
 
-from crm_platform.sdk import ModuleDescriptor, NavItem, Panel, hookimpl
+from crm_platform.sdk import ModuleDescriptor, NavItem, Panel, Schedule, hookimpl
 
-from . import models  # noqa: F401 - registers the tables
+from . import models, partner_models  # noqa: F401 - registers the tables
 
 KEY = "portal"
 
@@ -35,6 +35,7 @@ def crm_module() -> ModuleDescriptor:
         permissions={
             "portal.manage": ("admin",),
             "portal.invite": ("admin", "manager", "member"),
+            "portal.channel": ("admin", "manager"),
         },
         author="CRM platform",
     )
@@ -44,9 +45,11 @@ def crm_module() -> ModuleDescriptor:
 def crm_blueprints() -> list[Any]:
     """The customer pages under ``/t/<slug>/portal/`` and the staff settings page."""
     from .admin import bp as admin_bp
+    from .channel_admin import bp as channel_bp
+    from .partner_views import bp as partner_bp
     from .views import bp
 
-    return [bp, admin_bp]
+    return [bp, admin_bp, partner_bp, channel_bp]
 
 
 @hookimpl
@@ -57,10 +60,28 @@ def crm_migration_locations() -> list[str]:
 
 @hookimpl
 def crm_navigation(membership: Any) -> list[NavItem]:
-    """ "Customer portal" (its settings and users) for admins."""
+    """ "Customer portal" (its settings and users) for admins; "Deal registrations" (partners
+    and their registrations) for channel managers."""
+    items = []
     if membership.can("portal.manage"):
-        return [NavItem(_("Customer portal"), "portal_admin.settings", order=910, group="admin")]
-    return []
+        items.append(
+            NavItem(_("Customer portal"), "portal_admin.settings", order=910, group="admin")
+        )
+    if membership.can("portal.channel"):
+        items.append(
+            NavItem(
+                _("Deal registrations"), "portal_channel.registrations", order=911, group="admin"
+            )
+        )
+    return items
+
+
+@hookimpl
+def crm_schedules() -> list[Schedule]:
+    """Every hour, expire the approved deal registrations that are due."""
+    from .registration import expire_registrations
+
+    return [Schedule(name="portal.expire_registrations", func=expire_registrations, every=3600)]
 
 
 @hookimpl

@@ -68,6 +68,10 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.get("portal_user") is None and g.get("portal_partner") is not None:
+            if request.endpoint == "portal.home":
+                return redirect(url_for("portal_partner.home"))
+            abort(404)  # partners never see customers' pages
         if g.get("portal_user") is None:
             if any(name.endswith("_id") for name in kwargs):
                 abort(404)  # a record's page: never say whether it exists
@@ -77,12 +81,14 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
     return portal_view(wrapped)
 
 
-@bp.before_request
-def _enter_portal() -> None:
+def enter_portal() -> None:
+    """Load the portal session of this request: ``g.portal_user`` (a customer) or
+    ``g.portal_partner`` (a partner user), a void session replaced by a clean one; then the
+    portal's CSRF check on POST. 404 while the module is off."""
     if not module_enabled(branding.KEY):
         abort(404)
     data = portal_session.load(g.tenant.id)
-    g.portal_user = None
+    g.portal_user = g.portal_partner = None
     uid = data.get("u")
     if uid:
         user = db.session.scalars(
@@ -91,18 +97,31 @@ def _enter_portal() -> None:
         if (
             user is not None
             and user.is_active
-            and user.kind == "customer"  # partner users get the partner portal, not this one
+            and user.kind in ("customer", "partner")
             and user.session_version == data.get("v")
         ):
-            g.portal_user = user
+            if user.kind == "customer":
+                g.portal_user = user
+            else:  # partner users get the partner portal, not this one
+                g.portal_partner = user
         else:
             portal_session.new_session(g.tenant.id)  # void session: start a clean one
     if request.method == "POST":
         portal_session.check_csrf()
 
 
+@bp.before_request
+def _enter_portal() -> None:
+    enter_portal()
+
+
 @bp.after_request
 def _write_cookie(response: Any) -> Any:
+    return write_cookie(response)
+
+
+def write_cookie(response: Any) -> Any:
+    """Portal headers (no framing, no caching of private pages) and the session cookie."""
     response.headers.setdefault("X-Frame-Options", "DENY")
     if request.endpoint not in ("portal.stylesheet", "portal.logo"):
         response.headers["Cache-Control"] = "no-store"  # customers' data stays off caches
@@ -129,6 +148,10 @@ def _portal_context() -> dict[str, Any]:
 @bp.errorhandler(404)
 @bp.errorhandler(429)
 def _error(exc: Any) -> Any:
+    return error_page(exc)
+
+
+def error_page(exc: Any) -> Any:
     """Errors of portal pages in the portal's own layout (the core's page while it is off)."""
     code = getattr(exc, "code", 500) or 500
     template = "portal/error.html" if g.get("portal_session") else "errors/error.html"
@@ -182,7 +205,7 @@ def logo() -> Any:
 def sign_in() -> Any:
     """Sign in with e-mail and password (rate-limited, audited)."""
     context = {"next": request.values.get("next", ""), "email": request.form.get("email", "")}
-    if request.method == "GET" and g.get("portal_user") is not None:
+    if request.method == "GET" and (g.get("portal_user") or g.get("portal_partner")):
         return redirect(_safe_next(context["next"]))
     if request.method == "GET":
         return render_template("portal/sign_in.html", **context)

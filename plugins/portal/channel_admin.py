@@ -1,0 +1,217 @@
+"""The staff side of the partner portal: partner organisations and their users (admins,
+``portal.manage``), and the review of deal registrations with their channel conflicts
+(channel managers, ``portal.channel``). Ordinary tenant pages with the staff sign-in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from crm_platform.sdk import (
+    ValidationFailed,
+    audit_record,
+    current_user,
+    db,
+    module_enabled,
+    require_permission,
+)
+
+from . import branding, partners
+from . import registration as regs
+from .partner_models import PARTNER_STATUSES, REGISTRATION_STATUSES, TIERS
+
+bp = Blueprint(
+    "portal_channel",
+    __name__,
+    url_prefix="/t/<tenant_slug>/portal-settings/channel",
+    template_folder="templates",
+)
+
+
+def _workspace() -> str:
+    return branding.Branding.load().title or g.tenant.name
+
+
+# --------------------------------------------------------------------------- partners
+
+
+@bp.route("/partners", methods=["GET", "POST"])
+@require_permission("portal.manage")
+def partner_list() -> Any:
+    """The partner organisations; add one."""
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            org = partners.save(request.form)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
+            audit_record("portal.partner_created", target=str(org.id), details={"name": org.name})
+            db.session.commit()
+            flash(_("Partner %(name)s added.", name=org.name), "success")
+            return redirect(url_for("portal_channel.partner", partner_id=org.id), 303)
+    page = render_template(
+        "portal/partner_admin_list.html",
+        partners=partners.all_partners(),
+        errors=errors,
+        form=request.form,
+        tiers=TIERS,
+        days=regs.expiry_days(),
+    )
+    return page, 400 if errors else 200
+
+
+@bp.post("/settings")
+@require_permission("portal.manage")
+def channel_settings() -> Any:
+    """How many days an approved registration holds."""
+    try:
+        days = regs.save_expiry_days(request.form.get("days"))
+    except ValidationFailed as exc:
+        db.session.rollback()
+        flash("; ".join(str(v) for v in exc.errors.values()), "error")
+    else:
+        audit_record("portal.settings_changed", details={"registration_days": days})
+        db.session.commit()
+        flash(_("Registrations now hold for %(num)d days.", num=days), "success")
+    return redirect(url_for("portal_channel.partner_list"), 303)
+
+
+def _partner_or_404(partner_id: str) -> Any:
+    org = partners.get(partner_id)
+    if org is None:
+        abort(404)
+    return org
+
+
+@bp.route("/partners/<partner_id>", methods=["GET", "POST"])
+@require_permission("portal.manage")
+def partner(partner_id: str) -> Any:
+    """One partner organisation: its details, tier, status and users."""
+    org = _partner_or_404(partner_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            partners.save(request.form, org)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            errors = exc.errors
+            org = _partner_or_404(partner_id)
+        else:
+            audit_record(
+                "portal.partner_changed",
+                target=str(org.id),
+                details={"name": org.name, "tier": org.tier, "status": org.status},
+            )
+            db.session.commit()
+            flash(_("Partner saved."), "success")
+            return redirect(url_for("portal_channel.partner", partner_id=org.id), 303)
+    page = render_template(
+        "portal/partner_admin.html",
+        org=org,
+        users=partners.users_of(org),
+        errors=errors,
+        form=request.form if errors else None,
+        tiers=TIERS,
+        statuses=PARTNER_STATUSES,
+    )
+    return page, 400 if errors else 200
+
+
+@bp.post("/partners/<partner_id>/invite")
+@require_permission("portal.manage")
+def invite(partner_id: str) -> Any:
+    """Invite someone of the partner to the partner portal."""
+    org = _partner_or_404(partner_id)
+    try:
+        user = partners.invite_user(org, request.form, actor=current_user, workspace=_workspace())
+    except ValidationFailed as exc:
+        db.session.rollback()
+        flash("; ".join(str(v) for v in exc.errors.values()), "error")
+    else:
+        audit_record(
+            "portal.invited",
+            target=str(user.id),
+            details={"email": user.email, "partner": org.name},
+        )
+        db.session.commit()
+        flash(_("Invitation sent to %(email)s.", email=user.email), "success")
+    return redirect(url_for("portal_channel.partner", partner_id=org.id), 303)
+
+
+# --------------------------------------------------------------------------- registrations
+
+
+@bp.get("/")
+@require_permission("portal.channel")
+def registrations() -> Any:
+    """Deal registrations of a status (pending first) with their conflicts."""
+    status = request.args.get("status") or "pending"
+    if status not in REGISTRATION_STATUSES:
+        status = "pending"
+    rows = regs.pending_first(status)
+    names = {p.id: p.name for p in partners.all_partners()}
+    return render_template(
+        "portal/registrations_admin.html",
+        registrations=rows,
+        names=names,
+        status=status,
+        statuses=REGISTRATION_STATUSES,
+    )
+
+
+def _registration_or_404(registration_id: str, *, lock: bool = False) -> Any:
+    row = regs.get(registration_id, lock=lock)
+    if row is None:
+        abort(404)
+    return row
+
+
+def _review_page(row: Any, errors: dict[str, str], status: int = 200) -> Any:
+    page = render_template(
+        "portal/registration_admin.html",
+        reg=row,
+        org=regs.partner_of(row),
+        errors=errors,
+        sales_on=module_enabled("sfa"),
+    )
+    return page, status
+
+
+@bp.get("/registrations/<registration_id>")
+@require_permission("portal.channel")
+def registration(registration_id: str) -> Any:
+    """One registration: what the partner sent, the conflicts, approve or reject."""
+    return _review_page(_registration_or_404(registration_id), {})
+
+
+@bp.post("/registrations/<registration_id>/<decision>")
+@require_permission("portal.channel")
+def decide(registration_id: str, decision: str) -> Any:
+    """Approve (maybe creating the deal in Sales) or reject with a reason."""
+    if decision not in ("approve", "reject"):
+        abort(404)
+    row = _registration_or_404(registration_id, lock=True)
+    try:
+        if decision == "approve":
+            regs.approve(
+                row,
+                actor=current_user,
+                create_deal=request.form.get("create_deal") == "1",
+                workspace=_workspace(),
+            )
+        else:
+            regs.reject(row, request.form.get("reason"), actor=current_user, workspace=_workspace())
+    except ValidationFailed as exc:
+        db.session.rollback()
+        row = _registration_or_404(registration_id)
+        return _review_page(row, exc.errors, 409 if "status" in exc.errors else 400)
+    db.session.commit()
+    if decision == "approve":
+        flash(_("Registration approved."), "success")
+    else:
+        flash(_("Registration rejected."), "success")
+    return redirect(url_for("portal_channel.registration", registration_id=row.id), 303)
