@@ -85,6 +85,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     from .auth.views import PendingSignup, load_user  # noqa: F401
     from .health import bp as health_bp
     from .logs import init_app as init_logs
+    from .metrics import init_app as init_metrics
     from .plugins import make_plugin_manager, module_permissions, register_plugin_blueprints
     from .provider.views import bp as provider_bp
     from .security_headers import init_app as init_security_headers
@@ -104,6 +105,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     init_web(app)
     init_security_headers(app)
     init_logs(app)
+    init_metrics(app)
     from .charts import register as register_charts
 
     register_charts(app)

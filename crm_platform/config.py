@@ -91,6 +91,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "LOG_LEVEL": env.get("CRM_LOG_LEVEL", "INFO").upper(),
         "LOG_FORMAT": env.get("CRM_LOG_FORMAT", "text"),
         "LOG_REQUESTS": _bool(env.get("CRM_LOG_REQUESTS"), default=True),
+        # /metrics (Prometheus): a bearer token for scrapers; none: loopback only.
+        "METRICS_TOKEN": env.get("CRM_METRICS_TOKEN") or None,
         # Provider console: how long staff may act as a tenant's member.
         "IMPERSONATION_MINUTES": int(env.get("CRM_IMPERSONATION_MINUTES", "30")),
         "JOBS_RETRY_INTERVALS": env.get("CRM_JOBS_RETRY_INTERVALS", "10,60,300"),

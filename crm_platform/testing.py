@@ -246,6 +246,7 @@ def app_config(database: dict[str, str], redis_url: str, tmp_path: Path) -> dict
         "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
         "RATELIMIT_KEY_PREFIX": "test-" + uuid.uuid4().hex,
         "JOBS_QUEUE": "test-" + uuid.uuid4().hex[:12],
+        "METRICS_PREFIX": "test-metrics-" + uuid.uuid4().hex[:12],
         "JOBS_RETRY_INTERVALS": "0",
         "BASE_URL": "http://localhost",
         "MAIL_SERVER": None,

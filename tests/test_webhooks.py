@@ -413,6 +413,8 @@ def test_delivery_fails_after_the_last_attempt(app: Any, alpha: Any, receiver: R
     assert len(receiver.requests) == 3  # WEBHOOKS_MAX_ATTEMPTS
     (row,) = deliveries(app, alpha)
     assert (row["status"], row["attempts"], row["error"]) == ("failed", 3, "HTTP 503")
+    scraped = app.test_client().get("/metrics").text  # the operator's counter of give-ups
+    assert "\ncrm_webhook_deliveries_failed_total 1\n" in scraped
 
 
 def test_a_hanging_receiver_is_cut_off_and_the_timeout_recorded(

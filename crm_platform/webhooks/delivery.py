@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 from ..extensions import db
 from ..ids import uuid7
 from ..jobs import enqueue_in, job
+from ..metrics import count
 from ..plugin_types import DomainEvent
 from ..tenancy import require_tenant, utcnow
 from .events import PING, matches
@@ -223,6 +224,8 @@ def deliver(delivery_id: str, attempt: int, replay: bool = False) -> dict[str, A
     else:
         delivery.status = FAILED
     db.session.commit()
+    if delivery.status == FAILED:
+        count("webhook_failures")
     if delay is not None:
         enqueue_in(delay, deliver, delivery_id, attempt + 1)
     return {"status": delivery.status, "code": result.status, "attempt": attempt}
