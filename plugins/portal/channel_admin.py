@@ -18,7 +18,7 @@ from crm_platform.sdk import (
     require_permission,
 )
 
-from . import branding, partners
+from . import announcements, branding, partner_leads, partners, performance
 from . import registration as regs
 from .partner_models import PARTNER_STATUSES, REGISTRATION_STATUSES, TIERS
 
@@ -160,6 +160,7 @@ def registrations() -> Any:
         names=names,
         status=status,
         statuses=REGISTRATION_STATUSES,
+        sales_on=module_enabled("sfa"),
     )
 
 
@@ -215,3 +216,139 @@ def decide(registration_id: str, decision: str) -> Any:
     else:
         flash(_("Registration rejected."), "success")
     return redirect(url_for("portal_channel.registration", registration_id=row.id), 303)
+
+
+# --------------------------------------------------------------------------- leads
+
+
+@bp.route("/leads", methods=["GET", "POST"])
+@require_permission("portal.channel")
+def leads() -> Any:
+    """Hand an open, unowned Sales lead to a partner with a deadline; the recent handoffs.
+    Only while Sales is on."""
+    if not partner_leads.sales_on():
+        abort(404)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            handoff = partner_leads.hand_off(
+                request.form, actor=current_user, workspace=_workspace()
+            )
+        except ValidationFailed as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
+            db.session.commit()
+            flash(_("Lead handed to the partner."), "success")
+            return redirect(url_for("portal_channel.leads", _anchor=f"h-{handoff.id}"), 303)
+    page = render_template(
+        "portal/leads_admin.html",
+        leads=partner_leads.open_leads(),
+        handoffs=partner_leads.recent_handoffs(),
+        partners=[p for p in partners.all_partners() if p.status == "active"],
+        errors=errors,
+        form=request.form,
+        default_days=partner_leads.DEFAULT_DAYS,
+    )
+    return page, 400 if errors else 200
+
+
+# --------------------------------------------------------------------------- performance
+
+
+@bp.get("/performance")
+@require_permission("portal.channel")
+def performance_table() -> Any:
+    """Every partner's registrations, wins, won revenue and commission for a period."""
+    period, errors = performance.parse_period(request.args)
+    rows = performance.figures(period)
+    page = render_template(
+        "portal/performance_admin.html",
+        rows=rows,
+        totals=performance.totals(rows),
+        period=period,
+        periods=performance.PERIODS,
+        errors=errors,
+        sales_on=module_enabled("sfa"),
+    )
+    return page, 400 if errors else 200
+
+
+@bp.route("/commission", methods=["GET", "POST"])
+@require_permission("portal.manage")
+def commission_rates() -> Any:
+    """The tiers' default commission rates and each organisation's override."""
+    orgs = partners.all_partners()
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            performance.save_rates(request.form, orgs)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            errors = exc.errors
+            orgs = partners.all_partners()
+        else:
+            audit_record(
+                "portal.commission_rates_changed",
+                details={
+                    "tiers": {k: str(v) for k, v in performance.tier_rates().items()},
+                    "overrides": {
+                        o.name: str(o.commission_rate)
+                        for o in orgs
+                        if o.commission_rate is not None
+                    },
+                },
+            )
+            db.session.commit()
+            flash(_("Commission rates saved."), "success")
+            return redirect(url_for("portal_channel.commission_rates"), 303)
+    page = render_template(
+        "portal/commission_admin.html",
+        orgs=orgs,
+        rates=performance.tier_rates(),
+        tiers=TIERS,
+        errors=errors,
+        form=request.form if errors else None,
+    )
+    return page, 400 if errors else 200
+
+
+# --------------------------------------------------------------------------- announcements
+
+
+@bp.route("/announcements", methods=["GET", "POST"])
+@require_permission("portal.channel")
+def announcement_list() -> Any:
+    """Post a channel announcement (for every partner or one tier); the recent ones."""
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            announcements.post(request.form, actor=current_user)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
+            db.session.commit()
+            flash(_("Announcement posted."), "success")
+            return redirect(url_for("portal_channel.announcement_list"), 303)
+    page = render_template(
+        "portal/announcements_admin.html",
+        announcements=announcements.recent(),
+        errors=errors,
+        form=request.form,
+        tiers=TIERS,
+    )
+    return page, 400 if errors else 200
+
+
+@bp.post("/announcements/<announcement_id>/delete")
+@require_permission("portal.channel")
+def delete_announcement(announcement_id: str) -> Any:
+    """Take an announcement down."""
+    row = announcements.get(announcement_id)
+    if row is None:
+        abort(404)
+    announcements.remove(row)
+    db.session.commit()
+    flash(_("Announcement deleted."), "success")
+    return redirect(url_for("portal_channel.announcement_list"), 303)

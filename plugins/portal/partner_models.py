@@ -38,6 +38,8 @@ class PartnerOrg(TenantScoped, Base):
     tier: Mapped[str] = mapped_column(String(20), default="registered")
     status: Mapped[str] = mapped_column(String(20), default="active")
     account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    #: Commission in percent of won revenue; ``None``: the tier's default rate.
+    commission_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -90,3 +92,50 @@ class DealRegistration(TenantScoped, Base):
     def conflict_kinds(self) -> set[str]:
         """The kinds of conflicts found."""
         return {c.get("kind", "") for c in self.conflicts or []}
+
+
+#: A handed lead waits for the partner (until its deadline), then is accepted (it stays with
+#: the partner), declined or expired (both: back to the pool), or withdrawn (Sales took it).
+HANDOFF_STATUSES = ("pending", "accepted", "declined", "expired", "withdrawn")
+#: Handoffs that keep the lead away from the pool.
+HANDED = ("pending", "accepted")
+
+
+class LeadHandoff(TenantScoped, Base):
+    """A Sales lead a channel manager handed to a partner organisation."""
+
+    __tablename__ = "portal_lead_handoffs"
+    __table_args__ = (
+        tenant_foreign_key("partner_id", "portal_partners"),
+        tenant_foreign_key("responded_by_id", "portal_users"),
+        Index("ix_portal_lead_handoffs_tenant_partner", "tenant_id", "partner_id"),
+        Index("ix_portal_lead_handoffs_tenant_lead", "tenant_id", "lead_id"),
+    )
+
+    #: The Sales lead (Sales' table: no foreign key, the module may be off).
+    lead_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    partner_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    handed_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    responded_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Announcement(TenantScoped, Base):
+    """A short channel announcement for the partners (of one tier, or all of them)."""
+
+    __tablename__ = "portal_announcements"
+    __table_args__ = (Index("ix_portal_announcements_tenant_created", "tenant_id", "created_at"),)
+
+    title: Mapped[str] = mapped_column(String(200))
+    #: Plain text (shown escaped, line breaks kept).
+    body: Mapped[str] = mapped_column(Text, default="")
+    #: Only partners of this tier see it; ``None``: every partner.
+    tier: Mapped[str | None] = mapped_column(String(20))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -25,7 +25,7 @@ from flask import (
 
 from crm_platform.sdk import ValidationFailed, db
 
-from . import branding, partners
+from . import announcements, branding, partner_leads, partners, performance
 from . import registration as regs
 from . import session as portal_session
 from .models import PortalUser
@@ -72,6 +72,7 @@ def _partner_context() -> dict[str, Any]:
         "portal_csrf": portal_session.csrf_token(),
         "brand": branding.Branding.load(),
         "sections": {},
+        "partner_sections": {"leads": partner_leads.sales_on()},
     }
 
 
@@ -100,12 +101,13 @@ def me() -> PortalUser:
 @bp.get("/")
 @partner_only
 def home() -> Any:
-    """The organisation's deal registrations."""
+    """The channel announcements for the organisation's tier and its deal registrations."""
     rows = regs.of_partner(me())
     return render_template(
         "portal/partner_home.html",
         registrations=rows,
         summaries={r.id: regs.conflict_summary(r) for r in rows},
+        announcements=announcements.for_partner(g.partner_org),
     )
 
 
@@ -141,3 +143,57 @@ def registration(registration_id: str) -> Any:
         summary=regs.conflict_summary(row),
         deal=regs.shared_deal(row),
     )
+
+
+@bp.get("/performance")
+@partner_only
+def performance_page() -> Any:
+    """The organisation's own registrations, wins, won revenue and commission statement for
+    a month, quarter or year."""
+    period, errors = performance.parse_period(request.args)
+    rows = performance.figures(period, org_id=g.partner_org.id)
+    page = render_template(
+        "portal/partner_performance.html",
+        row=rows[0],
+        period=period,
+        periods=performance.PERIODS,
+        errors=errors,
+    )
+    return page, 400 if errors else 200
+
+
+@bp.get("/leads")
+@partner_only
+def leads() -> Any:
+    """The leads handed to the organisation: waiting for an answer, and accepted ones."""
+    if not partner_leads.sales_on():
+        abort(404)
+    return _leads_page()
+
+
+def _leads_page(error: str = "", status: int = 200) -> Any:
+    page = render_template(
+        "portal/partner_leads.html",
+        leads=partner_leads.of_partner(me()),
+        error=error,
+        done=request.args.get("done") if not error else None,
+    )
+    return page, status
+
+
+@bp.post("/leads/<decision>")
+@partner_only
+def answer_lead(decision: str) -> Any:
+    """Accept or decline a handed lead (its id in the form): only the organisation's own."""
+    if decision not in ("accept", "decline") or not partner_leads.sales_on():
+        abort(404)
+    handoff = partner_leads.one_of_partner(me(), request.form.get("handoff_id"), lock=True)
+    if handoff is None:
+        abort(404)
+    try:
+        partner_leads.respond(me(), handoff, decision)
+    except ValidationFailed as exc:
+        db.session.commit()  # a lead Sales took meanwhile stays withdrawn
+        return _leads_page("; ".join(str(v) for v in exc.errors.values()), 409)
+    db.session.commit()
+    return redirect(url_for("portal_partner.leads", done=handoff.status), 303)

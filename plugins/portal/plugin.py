@@ -78,10 +78,15 @@ def crm_navigation(membership: Any) -> list[NavItem]:
 
 @hookimpl
 def crm_schedules() -> list[Schedule]:
-    """Every hour, expire the approved deal registrations that are due."""
+    """Every hour, expire the approved deal registrations that are due, and the leads handed
+    to partners whose deadline passed (they go back to the pool)."""
+    from .partner_leads import expire_handoffs
     from .registration import expire_registrations
 
-    return [Schedule(name="portal.expire_registrations", func=expire_registrations, every=3600)]
+    return [
+        Schedule(name="portal.expire_registrations", func=expire_registrations, every=3600),
+        Schedule(name="portal.expire_lead_handoffs", func=expire_handoffs, every=3600),
+    ]
 
 
 @hookimpl

@@ -45,7 +45,7 @@ def test_partner_registers_deals_and_the_manager_decides(
     page.goto("/login")
     sign_in(page, shop.owner_email)
     admin_link(page, "Deal registrations").click()
-    page.get_by_role("link", name="Partners").click()
+    page.get_by_role("link", name="Partners", exact=True).click()
     page.get_by_label("Name", exact=True).fill("Resell Co")
     page.get_by_role("button", name="Add partner").click()
     expect(page.get_by_role("status")).to_have_text("Partner Resell Co added.")
