@@ -219,7 +219,12 @@ def open_sheet(
         if encoding is None:
             text, encoding = decode(data)
         else:
-            text = data.decode(encoding)
+            try:
+                text = data.decode(encoding)
+            except (UnicodeDecodeError, LookupError) as exc:
+                raise FileProblem(
+                    _("The file's characters cannot be read as %(encoding)s.", encoding=encoding)
+                ) from exc
         delimiter = delimiter or sniff_delimiter(text)
         rows, max_row, padded = iter_csv(text, delimiter), None, False
     first = next(rows, None)
