@@ -384,10 +384,16 @@ def _member_or_none(actor: Any) -> uuid.UUID | None:
 
 
 def update_record(
-    record: Any, data: Mapping[str, Any], *, actor: Any = None, membership: Any = None
+    record: Any,
+    data: Mapping[str, Any],
+    *,
+    actor: Any = None,
+    membership: Any = None,
+    source: str | None = None,
 ) -> list[str]:
     """Validate and apply ``data`` to ``record``; emits ``<kind>.updated`` when anything
-    changed. Returns the names of the changed fields. Caller commits."""
+    changed (with ``source`` in its data when given, e.g. ``"erp"``, so that a subscriber can
+    tell changes it caused itself). Returns the names of the changed fields. Caller commits."""
     kind = kind_of(record)
     values, custom = check_values(kind, data, record=record, membership=membership)
     changed = [name for name, value in values.items() if getattr(record, name) != value]
@@ -403,12 +409,10 @@ def update_record(
     if changed:
         record.updated_at = utcnow()
         db.session.flush()
-        emit_event(
-            f"{kind}.updated",
-            record_id=record.id,
-            data={"name": record.display_name, "changed": changed},
-            actor=actor,
-        )
+        event = {"name": record.display_name, "changed": changed}
+        if source:
+            event["source"] = source
+        emit_event(f"{kind}.updated", record_id=record.id, data=event, actor=actor)
     return changed
 
 

@@ -42,16 +42,15 @@ from crm_platform.sdk import (
     Order,
     ValidationFailed,
     audit_record,
-    clean_email,
     clean_text,
     create_order,
     create_record,
     db,
     emit_event,
-    normalise_phone,
     require_tenant,
     set_progress,
     update_order,
+    update_record,
     utcnow,
 )
 
@@ -612,57 +611,9 @@ def apply_record(
 
 # --------------------------------------------------------------------------- writers
 
-ACCOUNT_CLEAN: dict[str, Callable[[Any], Any]] = {
-    "name": lambda v: clean_text(v, 200),
-    "email": clean_email,
-    "phone": normalise_phone,
-    "website": lambda v: clean_text(v, 254),
-    "industry": lambda v: clean_text(v, 80),
-    "address": lambda v: clean_text(v, 500, multiline=True),
-    "region": lambda v: clean_text(v, 80),
-    "notes": lambda v: clean_text(v, 10000, multiline=True),
-}
-CONTACT_CLEAN: dict[str, Callable[[Any], Any]] = {
-    "first_name": lambda v: clean_text(v, 100),
-    "last_name": lambda v: clean_text(v, 100) or "",
-    "email": clean_email,
-    "phone": normalise_phone,
-    "title": lambda v: clean_text(v, 120),
-    "address": lambda v: clean_text(v, 500, multiline=True),
-}
-
-
-def _update_customer(
-    record: Any, kind: str, values: dict[str, Any], cleaners: dict[str, Callable[[Any], Any]]
-) -> list[str]:
-    """Validate and apply ``values`` to an account or contact; emits ``<kind>.updated``."""
-    errors: dict[str, str] = {}
-    clean: dict[str, Any] = {}
-    for name, raw in values.items():
-        if name not in cleaners and name != "account_id":
-            continue
-        try:
-            clean[name] = raw if name == "account_id" else cleaners[name](raw)
-        except ValueError as exc:
-            errors[name] = str(exc)
-    if kind == "account" and "name" in clean and not clean["name"]:
-        errors["name"] = _("This field is required.")
-    if kind == "contact" and "first_name" in clean and not clean["first_name"]:
-        errors["first_name"] = _("This field is required.")
-    if errors:
-        raise ValidationFailed(errors)
-    changed = [k for k, v in clean.items() if getattr(record, k) != v]
-    for name in changed:
-        setattr(record, name, clean[name])
-    if changed:
-        record.updated_at = utcnow()
-        db.session.flush()
-        emit_event(
-            f"{kind}.updated",
-            record_id=record.id,
-            data={"name": record.display_name, "changed": changed, "source": "erp"},
-        )
-    return changed
+#: The account and contact fields a sync may write (validated by the records service).
+ACCOUNT_FIELDS = ("name", "email", "phone", "website", "industry", "address", "region", "notes")
+CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "title", "address")
 
 
 def _current(record: Any, names: list[str]) -> dict[str, Any]:
@@ -684,7 +635,7 @@ def write_account(
     incoming: dict[str, Any],
 ) -> str:
     """Create or update the CRM account of a party."""
-    values = {k: v for k, v in incoming.items() if k in ACCOUNT_CLEAN}
+    values = {k: v for k, v in incoming.items() if k in ACCOUNT_FIELDS}
     account = _live(Account, entry.crm_id)
     if account is None:
         if not values.get("name"):
@@ -694,7 +645,7 @@ def write_account(
         ctx.refs[("account", record.external_id)] = account.id
         return "created"
     merged = merge(obj, record, values, _current(account, list(values)), entry, account.updated_at)
-    return "updated" if _update_customer(account, "account", merged, ACCOUNT_CLEAN) else "unchanged"
+    return "updated" if update_record(account, merged, source="erp") else "unchanged"
 
 
 def write_contact(
@@ -705,7 +656,7 @@ def write_contact(
     incoming: dict[str, Any],
 ) -> str:
     """Create or update a CRM contact (its account through the ledger)."""
-    values = {k: v for k, v in incoming.items() if k in CONTACT_CLEAN}
+    values = {k: v for k, v in incoming.items() if k in CONTACT_FIELDS}
     if "account" in incoming:
         values["account_id"] = resolve_ref(ctx, "account", incoming["account"])
     contact = _live(Contact, entry.crm_id)
@@ -720,7 +671,7 @@ def write_contact(
         ctx.refs[("contact", record.external_id)] = contact.id
         return "created"
     merged = merge(obj, record, values, _current(contact, list(values)), entry, contact.updated_at)
-    return "updated" if _update_customer(contact, "contact", merged, CONTACT_CLEAN) else "unchanged"
+    return "updated" if update_record(contact, merged, source="erp") else "unchanged"
 
 
 def write_product(

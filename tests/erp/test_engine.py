@@ -4,6 +4,7 @@ an ERP that fails half way, products with and without Sales, invoices and paymen
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from conftest import in_tenant
 from sqlalchemy import select
 
 from crm_platform.sdk import Account, AuditEvent, Order
+from crm_platform.webhooks.models import Webhook, WebhookDelivery
 from plugins.erp.engine import replay
 from plugins.erp.models import DeadLetter, Invoice, LedgerEntry, ObjectMapping, SyncRun
 from plugins.sfa.quote_models import Product
@@ -89,6 +91,9 @@ def test_a_changed_record_updates_the_crm(app: Any, acme: Any) -> None:
     cid = connection(app, acme)
     drop(app, acme, cid, [party("P1", "Acme Corp"), sale("S1", "P1")])
     sync(app, acme, cid)
+    with in_tenant(app, acme) as session:  # a subscriber of account changes
+        session.add(Webhook(url="https://hooks.example/crm", events=["account.updated"]))
+        session.commit()
     drop(
         app,
         acme,
@@ -105,6 +110,10 @@ def test_a_changed_record_updates_the_crm(app: Any, acme: Any) -> None:
         assert account.phone
         order = session.scalars(select(Order)).one()
         assert (order.status, order.total) == ("shipped", 120)
+        # the records service validated the update and says where it came from
+        (delivery,) = session.scalars(select(WebhookDelivery)).all()
+        event = json.loads(delivery.payload)["data"]
+        assert event["source"] == "erp" and set(event["changed"]) == {"name", "phone"}
 
 
 def _policy(app: Any, tenant: Any, cid: str, policy: str) -> None:
