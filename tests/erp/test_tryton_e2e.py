@@ -9,13 +9,9 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
-pytest.importorskip("trytond")
-
-from conftest import in_tenant, run_jobs  # noqa: E402
-from helpers_sfa import stages  # noqa: E402
-from helpers_tryton import (  # noqa: E402, F401 - tryton_server is the shared fixture
+from conftest import in_tenant, run_jobs
+from helpers_sfa import stages
+from helpers_tryton import (  # noqa: F401 - tryton_server is the shared fixture
     confirm_and_invoice,
     head,
     make_party,
@@ -25,15 +21,15 @@ from helpers_tryton import (  # noqa: E402, F401 - tryton_server is the shared f
     tryton_server,
     unique,
 )
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select
 
-from crm_platform.sdk import Account, Order, create_record  # noqa: E402
-from plugins.erp.models import Invoice, LedgerEntry, SyncCursor  # noqa: E402
-from plugins.erp_tryton.connector import TrytonConnector  # noqa: E402
-from plugins.sfa.deals import create_deal, move_deal  # noqa: E402
-from plugins.sfa.quote_models import Product  # noqa: E402
+from crm_platform.sdk import Account, Order, create_record
+from plugins.erp.models import Invoice, LedgerEntry, SyncCursor
+from plugins.erp_tryton.connector import TrytonConnector
+from plugins.sfa.deals import create_deal, move_deal
+from plugins.sfa.quote_models import Product
 
-from .helpers import connection, count, sync  # noqa: E402
+from .helpers import connection, count, sync
 
 
 def _start_after_existing(app: Any, tenant: Any, cid: str, settings: dict[str, str]) -> None:
