@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 
 from crm_platform.sdk import ValidationFailed, audit_record, clean_text, db, parse_uuid
 
+from . import channel_feed
 from .partner_models import TIERS, Announcement, PartnerOrg
 
 SHOWN = 20
@@ -45,6 +46,7 @@ def post(data: Any, *, actor: Any) -> Announcement:
     row = Announcement(**clean(data), created_by_id=getattr(actor, "id", None))
     db.session.add(row)
     db.session.flush()
+    channel_feed.record("announcement", None, tier=row.tier, ref_id=row.id, title=row.title)
     audit_record(
         "portal.announcement_posted",
         target=str(row.id),
@@ -70,6 +72,7 @@ def get(announcement_id: Any) -> Announcement | None:
 def remove(row: Announcement) -> None:
     """Delete an announcement; audited. Caller commits."""
     audit_record("portal.announcement_deleted", target=str(row.id), details={"title": row.title})
+    channel_feed.forget(row.id)
     db.session.delete(row)
     db.session.flush()
 

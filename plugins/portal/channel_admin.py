@@ -18,7 +18,16 @@ from crm_platform.sdk import (
     require_permission,
 )
 
-from . import announcements, branding, partner_leads, partners, performance
+from . import (
+    announcements,
+    branding,
+    channel_feed,
+    ordering,
+    partner_leads,
+    partners,
+    performance,
+    shared_deals,
+)
 from . import registration as regs
 from .partner_models import PARTNER_STATUSES, REGISTRATION_STATUSES, TIERS
 
@@ -60,6 +69,8 @@ def partner_list() -> Any:
         form=request.form,
         tiers=TIERS,
         days=regs.expiry_days(),
+        shared_fields=shared_deals.FIELDS,
+        exposed=shared_deals.exposed_fields(),
     )
     return page, 400 if errors else 200
 
@@ -109,6 +120,10 @@ def partner(partner_id: str) -> Any:
             db.session.commit()
             flash(_("Partner saved."), "success")
             return redirect(url_for("portal_channel.partner", partner_id=org.id), 303)
+    return _partner_page(org, errors)
+
+
+def _partner_page(org: Any, errors: dict[str, str], status: int | None = None) -> Any:
     page = render_template(
         "portal/partner_admin.html",
         org=org,
@@ -117,8 +132,97 @@ def partner(partner_id: str) -> Any:
         form=request.form if errors else None,
         tiers=TIERS,
         statuses=PARTNER_STATUSES,
+        account_name=partners.account_name(org.account_id),
+        price_books=ordering.price_books(),
+        sales_on=shared_deals.sales_on(),
+        shares=shared_deals.shares_of(org),
+        feed=channel_feed.recent(org.id, limit=30),
+        feed_message=channel_feed.message,
     )
-    return page, 400 if errors else 200
+    return page, status or (400 if errors else 200)
+
+
+@bp.get("/accounts/search")
+@require_permission("portal.manage")
+def account_search() -> Any:
+    """The accounts matching what was typed, as the options of the linked-account picker."""
+    return render_template(
+        "portal/_account_options.html",
+        accounts=partners.search_accounts(request.args.get("account_q", "")),
+        query=request.args.get("account_q", ""),
+    )
+
+
+@bp.get("/partners/<partner_id>/deal-search")
+@require_permission("portal.channel")
+def deal_search(partner_id: str) -> Any:
+    """Open deals matching what was typed that are not shared with the partner yet."""
+    org = _partner_or_404(partner_id)
+    return render_template(
+        "portal/_deal_options.html",
+        deals=shared_deals.search_deals(request.args.get("deal_q", ""), org),
+        query=request.args.get("deal_q", ""),
+    )
+
+
+@bp.post("/partners/<partner_id>/shares")
+@require_permission("portal.channel")
+def share_deal(partner_id: str) -> Any:
+    """Share a deal with the partner (it sees only the exposed fields)."""
+    org = _partner_or_404(partner_id)
+    try:
+        shared_deals.share_by_form(org, request.form, actor=current_user)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        flash("; ".join(str(v) for v in exc.errors.values()), "error")
+    else:
+        db.session.commit()
+        flash(_("Opportunity shared with %(name)s.", name=org.name), "success")
+    return redirect(url_for("portal_channel.partner", partner_id=org.id) + "#shared-deals", 303)
+
+
+@bp.post("/partners/<partner_id>/shares/<share_id>/delete")
+@require_permission("portal.channel")
+def unshare_deal(partner_id: str, share_id: str) -> Any:
+    """Stop sharing a deal with the partner."""
+    org = _partner_or_404(partner_id)
+    if not shared_deals.unshare(org, share_id):
+        abort(404)
+    db.session.commit()
+    flash(_("The opportunity is no longer shared."), "success")
+    return redirect(url_for("portal_channel.partner", partner_id=org.id) + "#shared-deals", 303)
+
+
+@bp.post("/settings/shared-fields")
+@require_permission("portal.manage")
+def shared_fields() -> Any:
+    """Which deal fields partners see of the opportunities shared with them."""
+    try:
+        fields = shared_deals.save_exposed_fields(request.form.getlist("fields"))
+    except ValidationFailed as exc:
+        db.session.rollback()
+        flash("; ".join(str(v) for v in exc.errors.values()), "error")
+    else:
+        audit_record("portal.settings_changed", details={"shared_deal_fields": list(fields)})
+        db.session.commit()
+        flash(_("Partners now see the chosen fields of shared opportunities."), "success")
+    return redirect(url_for("portal_channel.partner_list") + "#shared-fields", 303)
+
+
+@bp.get("/activity")
+@require_permission("portal.channel")
+def activity() -> Any:
+    """The channel activity feed of every partner (or one: ``?partner=<id>``)."""
+    org = partners.get(request.args.get("partner") or "") if request.args.get("partner") else None
+    entries = channel_feed.recent(org.id if org else None)
+    return render_template(
+        "portal/channel_activity.html",
+        entries=entries,
+        names=channel_feed.partner_names(entries),
+        message=channel_feed.message,
+        partner=org,
+        partners=partners.all_partners(),
+    )
 
 
 @bp.post("/partners/<partner_id>/invite")

@@ -28,7 +28,7 @@ from crm_platform.sdk import (
     utcnow,
 )
 
-from . import partners
+from . import channel_feed, partners
 from .models import PortalUser
 from .partner_models import HANDED, LeadHandoff, PartnerOrg
 
@@ -126,6 +126,7 @@ def hand_off(data: Any, *, actor: Any, workspace: str = "") -> LeadHandoff:
     )
     db.session.add(handoff)
     db.session.flush()
+    channel_feed.record("lead_handed", org.id, name=_company(lead))
     audit_record(
         "portal.lead_handed",
         target=str(handoff.id),
@@ -243,6 +244,7 @@ def respond(user: PortalUser, handoff: LeadHandoff, decision: str) -> None:
             },
         )
     db.session.flush()
+    channel_feed.record(f"lead_{handoff.status}", org.id, name=_company(lead))
     audit_record(
         f"portal.lead_{handoff.status}",
         target=str(handoff.id),
@@ -262,8 +264,11 @@ def expire_due(now: Any = None) -> int:
         LeadHandoff.status == "pending", LeadHandoff.deadline_at < (now or utcnow())
     )
     rows = list(db.session.scalars(stmt.limit(5000)))
+    names = _lead_names([h.lead_id for h in rows]) if rows and sales_on() else {}
     for handoff in rows:
         handoff.status = "expired"
+        name = names.get(handoff.lead_id, "")
+        channel_feed.record("lead_expired", handoff.partner_id, name=name)
         audit_record(
             "portal.lead_expired",
             target=str(handoff.id),
@@ -272,6 +277,13 @@ def expire_due(now: Any = None) -> int:
         )
     db.session.flush()
     return len(rows)
+
+
+def _lead_names(lead_ids: list[Any]) -> dict[Any, str]:
+    from plugins.sfa.models import Lead
+
+    rows = db.session.execute(select(Lead.id, Lead.company, Lead.name).where(Lead.id.in_(lead_ids)))
+    return {row.id: row.company or row.name for row in rows}
 
 
 @job(retries=1, timeout=300)

@@ -40,6 +40,8 @@ class PartnerOrg(TenantScoped, Base):
     account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     #: Commission in percent of won revenue; ``None``: the tier's default rate.
     commission_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    #: The Sales price book the partner orders from (``None``: the partner channel's book).
+    price_book_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -138,4 +140,78 @@ class Announcement(TenantScoped, Base):
     #: Only partners of this tier see it; ``None``: every partner.
     tier: Mapped[str | None] = mapped_column(String(20))
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DealShare(TenantScoped, Base):
+    """A Sales deal shared with a partner organisation (partners see only the exposed fields)."""
+
+    __tablename__ = "portal_deal_shares"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "deal_id", "partner_id"),
+        tenant_foreign_key("partner_id", "portal_partners"),
+        Index("ix_portal_deal_shares_tenant_partner", "tenant_id", "partner_id"),
+    )
+
+    #: The Sales deal (Sales' table: no foreign key, the module may be off).
+    deal_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    partner_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    shared_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OrderRequest(TenantScoped, Base):
+    """A partner's B2B order from the configurator, priced from its price book, and the draft
+    quote it became in Sales."""
+
+    __tablename__ = "portal_order_requests"
+    __table_args__ = (
+        tenant_foreign_key("partner_id", "portal_partners"),
+        tenant_foreign_key("portal_user_id", "portal_users"),
+        Index("ix_portal_order_requests_tenant_partner", "tenant_id", "partner_id"),
+    )
+
+    partner_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    portal_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    #: The partner's own reference (purchase order number), may be empty.
+    reference: Mapped[str] = mapped_column(String(60), default="")
+    #: ``quoted``: it became a draft quote at once; the quote's own status tells the rest.
+    status: Mapped[str] = mapped_column(String(20), default="quoted")
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    #: ``[{"product_id", "code", "name", "quantity", "unit_price", "amount"}]`` as ordered.
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, server_default=sql_text("'[]'")
+    )
+    notes: Mapped[str] = mapped_column(Text, default="")
+    #: Sales' deal and quote made from the request (no foreign keys: Sales' tables).
+    deal_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    quote_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class ChannelEvent(TenantScoped, Base):
+    """One entry of the channel activity feed: what happened with a partner organisation (or,
+    without ``partner_id``, with every partner: an announcement)."""
+
+    __tablename__ = "portal_channel_events"
+    __table_args__ = (
+        tenant_foreign_key("partner_id", "portal_partners"),
+        Index("ix_portal_channel_events_tenant_partner", "tenant_id", "partner_id", "created_at"),
+        Index("ix_portal_channel_events_tenant_created", "tenant_id", "created_at"),
+    )
+
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(40))
+    #: The row it is about (an announcement...), so the entry goes when that row goes.
+    ref_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    #: What the message names (company, product count, amount...): plain JSON values.
+    data: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default=sql_text("'{}'")
+    )
+    #: Only partners of this tier see it (announcements); ``None``: no tier restriction.
+    tier: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from flask import (
@@ -25,7 +26,16 @@ from flask import (
 
 from crm_platform.sdk import ValidationFailed, db
 
-from . import announcements, branding, partner_leads, partners, performance
+from . import (
+    announcements,
+    branding,
+    channel_feed,
+    ordering,
+    partner_leads,
+    partners,
+    performance,
+    shared_deals,
+)
 from . import registration as regs
 from . import session as portal_session
 from .models import PortalUser
@@ -72,7 +82,12 @@ def _partner_context() -> dict[str, Any]:
         "portal_csrf": portal_session.csrf_token(),
         "brand": branding.Branding.load(),
         "sections": {},
-        "partner_sections": {"leads": partner_leads.sales_on()},
+        "partner_sections": {
+            "leads": partner_leads.sales_on(),
+            "opportunities": shared_deals.sales_on(),
+            "ordering": ordering.sales_on(),
+        },
+        "feed_message": channel_feed.message,
     }
 
 
@@ -108,6 +123,7 @@ def home() -> Any:
         registrations=rows,
         summaries={r.id: regs.conflict_summary(r) for r in rows},
         announcements=announcements.for_partner(g.partner_org),
+        feed=channel_feed.for_partner(g.partner_org),
     )
 
 
@@ -197,3 +213,133 @@ def answer_lead(decision: str) -> Any:
         return _leads_page("; ".join(str(v) for v in exc.errors.values()), 409)
     db.session.commit()
     return redirect(url_for("portal_partner.leads", done=handoff.status), 303)
+
+
+# --------------------------------------------------------------------------- opportunities
+
+
+@bp.get("/opportunities")
+@partner_only
+def opportunities() -> Any:
+    """The deals the workspace shares with the organisation (only the exposed fields)."""
+    return render_template("portal/partner_opportunities.html", deals=shared_deals.of_partner(me()))
+
+
+@bp.get("/opportunities/<share_id>")
+@partner_only
+def opportunity(share_id: str) -> Any:
+    """One shared deal: its name and the fields the workspace exposes."""
+    deal = shared_deals.one_of_partner(me(), share_id)
+    if deal is None:
+        abort(404)
+    return render_template("portal/partner_opportunity.html", deal=deal)
+
+
+# --------------------------------------------------------------------------- ordering
+
+
+def _order_page(errors: dict[str, str] | None = None, status: int = 200) -> Any:
+    org = g.partner_org
+    query = (request.args.get("q") or "").strip()[:100]
+    reason = ordering.not_ready(org)
+    offers = [] if reason else ordering.catalogue(org, query)
+    chosen, problems = None, {}
+    if request.method == "POST" and not reason:
+        chosen, problems = ordering.basket(org, request.form)
+    page = render_template(
+        "portal/partner_order.html",
+        offers=offers,
+        basket=chosen,
+        book=None if reason else ordering.price_book(org),
+        not_ready=reason,
+        query=query,
+        form=request.form,
+        errors={**problems, **(errors or {})},
+        max_quantity=ordering.MAX_QUANTITY,
+    )
+    return page, status
+
+
+@bp.get("/order")
+@partner_only
+def order_form() -> Any:
+    """The configurator: the catalogue at the partner's prices, quantities and totals."""
+    return _order_page()
+
+
+@bp.post("/order/totals")
+@partner_only
+def order_totals() -> Any:
+    """The totals of the quantities entered so far (the configurator's live summary)."""
+    org = g.partner_org
+    if ordering.not_ready(org):
+        abort(404)
+    chosen, errors = ordering.basket(org, request.form)
+    if request.headers.get("HX-Request"):
+        return render_template("portal/_order_totals.html", basket=chosen, errors=errors)
+    return _order_page(errors, 400 if errors else 200)
+
+
+@bp.post("/order")
+@partner_only
+def send_order() -> Any:
+    """Send the order request: it becomes a draft quote in Sales."""
+    try:
+        row = ordering.submit(me(), request.form)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _order_page(exc.errors, 400)
+    db.session.commit()
+    return redirect(url_for("portal_partner.order_request", order_id=row.id), 303)
+
+
+@bp.get("/orders")
+@partner_only
+def order_requests() -> Any:
+    """The organisation's order requests and their quotes' progress."""
+    rows = ordering.of_partner(me())
+    return render_template(
+        "portal/partner_orders.html",
+        orders=rows,
+        quotes={r.id: ordering.quote_of(r) for r in rows},
+    )
+
+
+def _order_or_404(order_id: str) -> Any:
+    row = ordering.one_of_partner(me(), order_id)
+    if row is None:
+        abort(404)
+    return row
+
+
+@bp.get("/orders/<order_id>")
+@partner_only
+def order_request(order_id: str) -> Any:
+    """One order request: the lines as ordered and the quote it became."""
+    row = _order_or_404(order_id)
+    return _order_request_page(row)
+
+
+def _order_request_page(row: Any, error: str = "", status: int = 200) -> Any:
+    page = render_template(
+        "portal/partner_order_request.html",
+        order=row,
+        quote=ordering.quote_of(row),
+        error=error,
+        today=date.today(),
+    )
+    return page, status
+
+
+@bp.post("/orders/<order_id>/accept")
+@partner_only
+def accept_order_quote(order_id: str) -> Any:
+    """Accept the quote Sales sent for the order (the deal is won)."""
+    row = _order_or_404(order_id)
+    try:
+        ordering.accept(me(), row)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _order_request_page(row, "; ".join(str(v) for v in exc.errors.values()), 409)
+    db.session.commit()
+    return redirect(url_for("portal_partner.order_request", order_id=row.id), 303)

@@ -100,9 +100,47 @@ def clean(data: Any, org: PartnerOrg | None = None) -> dict[str, Any]:
         if not found:
             errors["account_id"] = _("Choose one of the workspace's accounts.")
     values["account_id"] = account_id
+    if "price_book_id" in data:
+        book_id = None
+        raw_book = (data.get("price_book_id") or "").strip()
+        if raw_book:
+            book_id = parse_uuid(raw_book)
+            if book_id is None or not any(b.id == book_id for b in _price_books()):
+                errors["price_book_id"] = _("Choose one of the active price books.")
+        values["price_book_id"] = book_id
     if errors:
         raise ValidationFailed(errors)
     return values
+
+
+def _price_books() -> list[Any]:
+    from .ordering import price_books
+
+    return price_books()
+
+
+def search_accounts(query: str, limit: int = 20) -> list[Account]:
+    """Accounts of the workspace whose name contains ``query`` (not in the trash), by name."""
+    text = (query or "").strip().lower()[:100]
+    if not text:
+        return []
+    stmt = (
+        select(Account)
+        .where(
+            func.lower(Account.name).contains(text, autoescape=True),
+            Account.deleted_at.is_(None),
+        )
+        .order_by(Account.name)
+        .limit(limit)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def account_name(account_id: Any) -> str:
+    """The name of a linked account (empty when there is none)."""
+    if account_id is None:
+        return ""
+    return db.session.scalar(select(Account.name).where(Account.id == account_id)) or ""
 
 
 def save(data: Any, org: PartnerOrg | None = None) -> PartnerOrg:

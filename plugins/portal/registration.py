@@ -38,7 +38,7 @@ from crm_platform.sdk import (
     utcnow,
 )
 
-from . import partners
+from . import channel_feed, partners
 from .models import PortalUser
 from .partner_models import HOLDING, DealRegistration, PartnerOrg
 
@@ -216,6 +216,7 @@ def register(user: PortalUser, data: Any) -> DealRegistration:
     )
     db.session.add(reg)
     db.session.flush()
+    channel_feed.record("registration_sent", org.id, company=reg.company)
     audit_record(
         "portal.registration_sent",
         target=str(reg.id),
@@ -264,15 +265,12 @@ def conflict_summary(reg: DealRegistration) -> list[str]:
 
 
 def shared_deal(reg: DealRegistration) -> dict[str, Any] | None:
-    """The fields of the linked deal the workspace shares with partners: stage and amount."""
-    if reg.deal_id is None or reg.status not in ("approved", "won") or not module_enabled("sfa"):
+    """What the partner sees of the registration's deal (the exposed fields), once approved."""
+    if reg.status not in ("approved", "won"):
         return None
-    from plugins.sfa.models import Deal
+    from .shared_deals import shared_deal_of
 
-    deal = db.session.scalars(select(Deal).where(Deal.id == reg.deal_id)).unique().first()
-    if deal is None:
-        return None
-    return {"stage": deal.stage.name, "amount": deal.amount, "currency": deal.currency}
+    return shared_deal_of(reg.deal_id, reg.partner_id)
 
 
 # --------------------------------------------------------------------------- review
@@ -389,6 +387,11 @@ def approve(
     reg.decided_at = utcnow()
     reg.expires_on = date.today() + timedelta(days=expiry_days())
     db.session.flush()
+    channel_feed.record("registration_approved", reg.partner_id, company=reg.company)
+    if reg.deal_id is not None:
+        from . import shared_deals
+
+        shared_deals.share(reg.deal_id, reg.partner_id, actor=actor, feed=False)
     audit_record(
         "portal.registration_approved",
         target=str(reg.id),
@@ -428,6 +431,7 @@ def reject(reg: DealRegistration, reason: Any, *, actor: Any, workspace: str = "
     reg.decided_by_id = getattr(actor, "id", None)
     reg.decided_at = utcnow()
     db.session.flush()
+    channel_feed.record("registration_rejected", reg.partner_id, company=reg.company)
     audit_record(
         "portal.registration_rejected",
         target=str(reg.id),
@@ -481,6 +485,7 @@ def expire_due(today: date | None = None) -> dict[str, int]:
         else:
             continue
         counts[reg.status] += 1
+        channel_feed.record(f"registration_{reg.status}", reg.partner_id, company=reg.company)
     db.session.flush()
     return counts
 

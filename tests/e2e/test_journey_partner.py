@@ -101,3 +101,59 @@ def test_partner_registers_deals_and_the_manager_decides(
         expect(rows).to_contain_text("approved")
         rows.get_by_role("link", name="Alpha Ltd").click()
         expect(phone.locator("#reg-reason")).to_have_text("Alpha is our direct customer.")
+
+
+def test_partner_orders_from_its_price_book_and_follows_the_quote(
+    page: Page, browser: Browser, live_server: str, app: Flask
+) -> None:
+    """The manager links the partner's account (found by typing) and price book; the partner
+    configures an order on a phone, watching the total follow the quantities, sends it, and
+    finds the quote it became, the shared opportunity and the channel activity."""
+    from portal.test_channel_sharing import catalogue
+
+    shop = workspace(app, "shop")
+    catalogue(app, shop)  # Widget 80 / Gadget 30 EUR in "Partners EUR"; account Acme Resellers
+
+    page.goto("/login")
+    sign_in(page, shop.owner_email)
+    admin_link(page, "Customer portal").click()
+    page.goto("/t/shop/portal-settings/channel/partners")
+    page.get_by_label("Name", exact=True).fill("Acme")
+    page.get_by_role("button", name="Add partner").click()
+    page.get_by_label("Linked account (optional)").fill("acme res")
+    options = page.locator("#account-options")
+    expect(options).to_contain_text("Acme Resellers GmbH")
+    page.get_by_label("Price book for orders").select_option(label="Partners EUR (EUR)")
+    page.get_by_role("button", name="Save").first.click()
+    expect(page.get_by_role("status")).to_have_text("Partner saved.")
+    expect(page.locator("#account-options")).to_contain_text("Acme Resellers GmbH")
+    page.locator("#invite-email").fill("pat@acme.example")
+    page.get_by_role("button", name="Send invitation").click()
+    page.goto("/outbox")
+    mail = page.locator("article.mail").filter(has_text="pat@acme.example").first
+    link = mail.get_by_role("link").filter(has_text="/portal/invite/").inner_text()
+
+    with new_page(browser, live_server, **PHONE) as phone:
+        phone.goto(link.replace("http://localhost", ""))
+        phone.get_by_label("Password", exact=True).fill(PASSWORD)
+        phone.get_by_label("Repeat the password").fill(PASSWORD)
+        phone.get_by_role("button", name="Save password and sign in").click()
+        nav = phone.get_by_role("navigation", name="Partner portal")
+        nav.get_by_role("link", name="Order", exact=True).click()
+        expect(phone.locator("#catalogue")).to_contain_text("80.00 EUR")
+        phone.get_by_label("Quantity of Widget").fill("3")
+        expect(phone.locator("#order-total")).to_have_text("240.00 EUR")
+        phone.get_by_label("Quantity of Gadget").fill("2")
+        expect(phone.locator("#order-total")).to_have_text("300.00 EUR")
+        phone.get_by_label("Your reference (purchase order number)").fill("PO-9")
+        phone.get_by_role("button", name="Send order request").click()
+        expect(phone.get_by_role("heading", name="Order request PO-9")).to_be_visible()
+        expect(phone.locator("#order-quote")).to_contain_text("being prepared")
+        nav.get_by_role("link", name="Opportunities").click()
+        expect(phone.locator("#opportunities")).to_contain_text("Order PO-9 (partner Acme)")
+        nav.get_by_role("link", name="Deal registrations").click()
+        expect(phone.locator("#channel-activity")).to_contain_text("Order request PO-9 became")
+
+    # -- the manager finds the draft quote in Sales, ready to send
+    page.goto("/t/shop/portal-settings/channel/activity")
+    expect(page.locator("#channel-activity")).to_contain_text("Order request PO-9 became")

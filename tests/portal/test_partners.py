@@ -7,6 +7,7 @@ module off answers 404; the new tables follow the isolation rules."""
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -50,6 +51,45 @@ def x_and_y(app: Any, shop: Any) -> tuple[Any, Any, str, str]:
     x_reg = registration_id(register(xavier, company="Xavier's Prospect"))
     y_reg = registration_id(register(yara, company="Secret Prospect", contact_email="s@p.example"))
     return xavier, yara, x_reg, y_reg
+
+
+@pytest.fixture
+def ids(app: Any, shop: Any, x_and_y: tuple[Any, Any, str, str]) -> dict[str, dict[str, str]]:
+    """For each of x and y: its registration, a deal shared with it and an order request (the
+    ids every id-taking partner URL takes)."""
+    from helpers_sfa import deal
+
+    from plugins.portal.partner_models import DealShare, OrderRequest
+
+    from .test_channel_sharing import catalogue, set_up_partner
+
+    xavier, yara, x_reg, y_reg = x_and_y
+    products = catalogue(app, shop)
+    found: dict[str, dict[str, str]] = {}
+    for key, client, reg in (("x", xavier, x_reg), ("y", yara, y_reg)):
+        org = str(registration_row(app, shop, reg)["partner_id"])
+        staff = owner_client(app, shop)
+        page = f"/t/shop/portal-settings/channel/partners/{org}"
+        deal_id = deal(app, shop, name=f"Shared with {key}", currency="EUR")
+        assert (
+            post_staff(staff, page + "/shares", {"deal_id": deal_id}, page=page).status_code == 303
+        )
+        name = "Xenon Partners" if key == "x" else "Yttrium Ltd"
+        set_up_partner(app, shop, org, {**products, "name": name})
+        form = {f"qty-{products['widget']}": "1"}
+        sent = post(
+            client, "/t/shop/portal/partner/order", form, page="/t/shop/portal/partner/order"
+        )
+        assert sent.status_code == 303, sent.text
+        with in_tenant(app, shop) as session:
+            share = session.scalar(
+                select(DealShare.id).where(DealShare.deal_id == uuid.UUID(deal_id))
+            )
+            order_id = session.scalar(
+                select(OrderRequest.id).where(OrderRequest.partner_id == uuid.UUID(org))
+            )
+        found[key] = {"registration_id": reg, "share_id": str(share), "order_id": str(order_id)}
+    return found
 
 
 # --------------------------------------------------------------------------- staff side
@@ -134,7 +174,7 @@ def test_disabled_partner_or_inactive_organisation_loses_access(app: Any, shop: 
 
 
 def test_partner_x_never_sees_partner_ys_registrations(
-    app: Any, shop: Any, x_and_y: tuple[Any, Any, str, str]
+    app: Any, shop: Any, x_and_y: tuple[Any, Any, str, str], ids: dict[str, dict[str, str]]
 ) -> None:
     xavier, _yara, x_reg, y_reg = x_and_y
     listing = xavier.get("/t/shop/portal/partner/").text
@@ -146,17 +186,17 @@ def test_partner_x_never_sees_partner_ys_registrations(
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             theirs = xavier.open(
-                _url(rule, "shop", {"registration_id": y_reg}),
+                _url(rule, "shop", ids["y"]),
                 method=method,
                 data={"csrf_token": token},
             )
             mine = xavier.open(
-                _url(rule, "shop", {"registration_id": x_reg}),
+                _url(rule, "shop", ids["x"]),
                 method=method,
                 data={"csrf_token": token},
             )
             tried.append((rule.rule, method, theirs.status_code, mine.status_code))
-            assert "Secret Prospect" not in theirs.text
+            assert "Secret Prospect" not in theirs.text and "Shared with y" not in theirs.text
     assert tried and all(t[2] == 404 for t in tried), tried
     assert all(t[3] == 200 for t in tried if t[1] == "GET"), tried  # scoping, not broken routes
     assert registration_row(app, shop, y_reg)["status"] == "pending"
@@ -174,7 +214,7 @@ def test_partner_ids_of_another_workspace_answer_404(
 
 
 def test_customers_and_partners_never_see_each_others_pages(
-    app: Any, shop: Any, alice: Any, x_and_y: tuple[Any, Any, str, str]
+    app: Any, shop: Any, alice: Any, x_and_y: tuple[Any, Any, str, str], ids: dict[str, Any]
 ) -> None:
     xavier, _yara, x_reg, _y_reg = x_and_y
     tid = ticket(app, alice, "Alice's ticket")
@@ -182,7 +222,7 @@ def test_customers_and_partners_never_see_each_others_pages(
     customer = portal_client(app, alice)
     for rule in _partner_rules(app):
         if "GET" in rule.methods:
-            response = customer.get(_url(rule, "shop", {"registration_id": x_reg}))
+            response = customer.get(_url(rule, "shop", ids["x"]))
             assert response.status_code == 404, rule.rule
     refused = post(
         customer,
@@ -206,14 +246,13 @@ def test_customers_and_partners_never_see_each_others_pages(
 
 
 def test_staff_session_gets_the_portal_sign_in(
-    app: Any, shop: Any, x_and_y: tuple[Any, Any, str, str]
+    app: Any, shop: Any, x_and_y: tuple[Any, Any, str, str], ids: dict[str, Any]
 ) -> None:
-    x_reg = x_and_y[2]
     staff = owner_client(app, shop)
     for rule in _partner_rules(app):
         if "GET" not in rule.methods:
             continue
-        response = staff.get(_url(rule, "shop", {"registration_id": x_reg}))
+        response = staff.get(_url(rule, "shop", ids["x"]))
         if ID_ARG.findall(rule.rule):
             assert response.status_code == 404, rule.rule
         else:
