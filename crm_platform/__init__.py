@@ -56,6 +56,11 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     app.url_rule_class = LazyBuilderRule
     app.config.update(load_config(app.instance_path, config))
     os.makedirs(app.instance_path, exist_ok=True)
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops > 0:  # behind a reverse proxy: trust its forwarded client address and scheme
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     from .logs import configure_logging
 
     configure_logging(app)
@@ -86,6 +91,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     from .health import bp as health_bp
     from .logs import init_app as init_logs
     from .metrics import init_app as init_metrics
+    from .outages import init_app as init_outages
     from .plugins import make_plugin_manager, module_permissions, register_plugin_blueprints
     from .provider.views import bp as provider_bp
     from .security_headers import init_app as init_security_headers
@@ -103,6 +109,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     app.extensions["crm_module_permissions"] = module_permissions(pm)
 
     init_web(app)
+    init_outages(app)
     init_security_headers(app)
     init_logs(app)
     init_metrics(app)

@@ -79,6 +79,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         # Show the mail outbox page to signed-out visitors (only sensible with no SMTP).
         "OUTBOX_PAGE": _bool(env.get("CRM_OUTBOX_PAGE"), default=not env.get("MAIL_SERVER")),
         "RATELIMIT_ENABLED": _bool(env.get("CRM_RATELIMIT_ENABLED"), default=True),
+        # Rate limits fail open (logged) while Redis is away, instead of failing every page.
+        "RATELIMIT_SWALLOW_ERRORS": _bool(env.get("CRM_RATELIMIT_SWALLOW_ERRORS"), default=True),
         "RATELIMIT_LOGIN": env.get("CRM_RATELIMIT_LOGIN", "10 per minute"),
         "RATELIMIT_SIGNUP": env.get("CRM_RATELIMIT_SIGNUP", "5 per minute;30 per day"),
         "RATELIMIT_RESET": env.get("CRM_RATELIMIT_RESET", "5 per minute"),
@@ -101,6 +103,9 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "WEBHOOKS_TIMEOUT": float(env.get("CRM_WEBHOOKS_TIMEOUT", "5")),
         "WEBHOOKS_MAX_ATTEMPTS": int(env.get("CRM_WEBHOOKS_MAX_ATTEMPTS", "6")),
         "WEBHOOKS_RETRY_INTERVALS": env.get("CRM_WEBHOOKS_RETRY_INTERVALS", "30,120,600,3600"),
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host to trust
+        # (client address for rate limits, HTTPS for HSTS and secure cookies); 0: none.
+        "PROXY_HOPS": int(env.get("CRM_PROXY_HOPS", "0")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool(env.get("CRM_SECURE_COOKIES")),
@@ -127,4 +132,10 @@ def engine_options(url: str) -> dict[str, Any]:
     """Engine options suited to the database in ``url``."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": 5,
+        "max_overflow": 10,
+        # A database that does not answer fails a connection in seconds instead of hanging.
+        "connect_args": {"connect_timeout": 5},
+    }

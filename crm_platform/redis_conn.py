@@ -51,7 +51,8 @@ def get_redis(app: Flask | None = None) -> Redis:
     app = app or current_app._get_current_object()
     client = app.extensions.get("crm_redis")
     if client is None:
-        client = Redis.from_url(redis_url(app))
+        # A Redis that does not answer fails a connection in seconds instead of hanging it.
+        client = Redis.from_url(redis_url(app), socket_connect_timeout=3)
         app.extensions["crm_redis"] = client
     return client
 

@@ -71,3 +71,18 @@ def write_file(path: str, text: str) -> str:
     """Leave a trace on disk (for a worker whose database the test cannot reach)."""
     Path(path).write_text(text)
     return text
+
+
+@job(retries=2)
+def killed_once(key: str, label: str) -> int:
+    """Add an account; on the first attempt, flag that it started and wait to be killed
+    before the job's transaction commits (the reliability drill SIGKILLs the worker)."""
+    import time
+
+    attempt = _bump(key)
+    db.session.add(Account(name=f"{label} (attempt {attempt})"))
+    db.session.flush()
+    if attempt == 1:
+        get_redis().set(f"{key}:started", "1", ex=600)
+        time.sleep(120)  # killed long before this ends
+    return attempt
