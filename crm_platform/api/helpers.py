@@ -151,11 +151,13 @@ def api_doc(
     status: int | None = None,
     parameters: Iterable[dict[str, Any]] = (),
     description: str = "",
+    other_status: dict[int, str] | None = None,
 ) -> Callable[[F], F]:
     """Describe an API view for the OpenAPI document (optional: it guesses from the method).
 
     ``request_schema``/``response_schema`` name component schemas; ``many`` says the answer
-    is a page (``data`` + ``next_cursor``); ``status`` is the success status.
+    is a page (``data`` + ``next_cursor``); ``status`` is the success status; ``other_status``
+    names other success statuses with the same body (e.g. ``{200: "Already there."}``).
     """
 
     def decorator(view: F) -> F:
@@ -167,6 +169,7 @@ def api_doc(
             "status": status,
             "parameters": list(parameters),
             "description": description,
+            "other_status": dict(other_status or {}),
         }
         return view
 

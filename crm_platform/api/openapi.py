@@ -107,6 +107,15 @@ ERROR_RESPONSES = {
             }
         },
     ),
+    "Unavailable": _error_response(
+        "The database or Redis is briefly unavailable (a restart): nothing was written; retry.",
+        {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying.",
+                "schema": {"type": "integer"},
+            }
+        },
+    ),
 }
 
 
@@ -150,6 +159,8 @@ def _operation(rule: Any, method: str, view: Any, info: ApiBlueprint) -> dict[st
             schema = {"type": "object"}
         success["content"] = {"application/json": {"schema": schema}}
     responses: dict[str, Any] = {str(status): success}
+    for other, description in (doc.get("other_status") or {}).items():
+        responses[str(other)] = {**success, "description": description}
     if many or method in ("POST", "PUT", "PATCH"):
         responses["400"] = {"$ref": "#/components/responses/BadRequest"}
     responses["401"] = {"$ref": "#/components/responses/Unauthorized"}
@@ -159,6 +170,7 @@ def _operation(rule: Any, method: str, view: Any, info: ApiBlueprint) -> dict[st
         responses["413"] = {"$ref": "#/components/responses/PayloadTooLarge"}
         responses["415"] = {"$ref": "#/components/responses/UnsupportedMediaType"}
     responses["429"] = {"$ref": "#/components/responses/RateLimited"}
+    responses["503"] = {"$ref": "#/components/responses/Unavailable"}
     op["responses"] = responses
     return op
 

@@ -429,6 +429,11 @@ def suppression_list() -> Any:
 
 
 @suppression_api.post("")
+@api_doc(
+    request_schema="Suppression",
+    response_schema="Suppression",
+    other_status={200: "The address was suppressed already: the existing entry."},
+)
 @require_permission("marketing.manage")
 def suppression_add() -> Any:
     """Suppress an address for every topic (``scope: all``) or one topic."""
