@@ -64,7 +64,9 @@ def test_partner_registers_deals_and_the_manager_decides(
         phone.get_by_label("Password", exact=True).fill(PASSWORD)
         phone.get_by_label("Repeat the password").fill(PASSWORD)
         phone.get_by_role("button", name="Save password and sign in").click()
-        expect(phone.get_by_role("heading", name=re.compile("Deal registrations"))).to_be_visible()
+        expect(
+            phone.get_by_role("heading", name=re.compile("Deal registrations"), level=1)
+        ).to_be_visible()
         register(phone, "Alpha Ltd", "buyer@alpha.example", "12000")
         # a conflict, but never whose: only a summary
         expect(phone.locator("#conflicts")).to_contain_text("an existing customer")
