@@ -109,6 +109,9 @@ def crm_event(event: DomainEvent) -> None:
     """A paid add-on module switched on or off joins or leaves the subscription."""
     from .service import module_switched, tenant_by_id
 
+    if event.name in ("tenant.deletion_scheduled", "tenant.deletion_canceled"):
+        _deletion_switched(event)
+        return
     if event.name not in ("module.enabled", "module.disabled"):
         return
     tenant = tenant_by_id(event.tenant_id)
@@ -117,6 +120,24 @@ def crm_event(event: DomainEvent) -> None:
     actor = db.session.get(User, event.actor_id) if event.actor_id else None
     key = str(event.data.get("module", ""))
     module_switched(tenant, key, event.name == "module.enabled", actor=actor)
+
+
+def _deletion_switched(event: DomainEvent) -> None:
+    """A workspace scheduled for deletion stops being billed; canceling resumes billing."""
+    from crm_platform.sdk import ValidationFailed
+
+    from .service import resume, suspend, tenant_by_id
+
+    tenant = tenant_by_id(event.tenant_id)
+    if tenant is None:
+        return
+    try:
+        if event.name == "tenant.deletion_scheduled":
+            suspend(tenant, actor="tenant deletion")
+        else:
+            resume(tenant, actor="tenant deletion")
+    except ValidationFailed:  # no live subscription, or not suspended: nothing to do
+        pass
 
 
 @hookimpl(optionalhook=True)

@@ -24,6 +24,7 @@ from crm_platform.sdk import (
     db,
     parse_uuid,
     record_staff_action,
+    require_recent_auth,
     require_staff,
 )
 
@@ -277,6 +278,7 @@ def _act(tenant: Tenant, action: str, run: Any, details: dict[str, Any]) -> Any:
 
 @bp.post("/tenants/<tenant_id>/plan")
 @require_staff("admin")
+@require_recent_auth
 def tenant_plan(tenant_id: str) -> Any:
     """Move a tenant to another plan."""
     tenant = _tenant(tenant_id)
@@ -291,6 +293,7 @@ def tenant_plan(tenant_id: str) -> Any:
 
 @bp.post("/tenants/<tenant_id>/trial")
 @require_staff("admin")
+@require_recent_auth
 def tenant_trial(tenant_id: str) -> Any:
     """Extend a tenant's trial."""
     tenant = _tenant(tenant_id)
@@ -308,6 +311,7 @@ def tenant_trial(tenant_id: str) -> Any:
 
 @bp.post("/tenants/<tenant_id>/suspension")
 @require_staff("admin")
+@require_recent_auth
 def tenant_suspension(tenant_id: str) -> Any:
     """Suspend or resume a tenant's billing (suspended: read-only, data kept)."""
     tenant = _tenant(tenant_id)

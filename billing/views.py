@@ -35,6 +35,7 @@ from crm_platform.sdk import (
     module_enabled,
     parse_uuid,
     require_permission,
+    require_recent_auth,
     utcnow,
 )
 
@@ -223,6 +224,7 @@ def subscribe_view() -> Any:
 @bp.post("/plan")
 @require_permission("settings.manage")
 @allowed_while_read_only
+@require_recent_auth
 def change_plan_view() -> Any:
     """Upgrade or downgrade."""
     form = PlanForm()
@@ -290,6 +292,7 @@ def pay(invoice_id: str) -> Any:
 @bp.post("/portal")
 @require_permission("settings.manage")
 @allowed_while_read_only
+@require_recent_auth
 def portal() -> Any:
     """Open Stripe's Customer Portal (cards, invoices, cancellation)."""
     if not ButtonForm().validate_on_submit():

@@ -84,7 +84,15 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
 
-    from . import audit, customers, identity, mail, orders, tenancy  # noqa: F401 - register models
+    from . import (  # noqa: F401 - register models
+        audit,
+        customers,
+        identity,
+        mail,
+        orders,
+        tenancy,
+        tenant_exports,  # stored tenant exports
+    )
     from .api import models as api_models  # noqa: F401 - API keys
     from .auth import bp as auth_bp
     from .auth.views import PendingSignup, load_user  # noqa: F401
@@ -118,6 +126,11 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None =
     register_charts(app)
     for blueprint in (health_bp, auth_bp, web_bp, tenant_bp, provider_bp):
         app.register_blueprint(blueprint)
+    from .tenant_lifecycle_views import bp as lifecycle_bp
+    from .tenant_lifecycle_views import public_bp as lifecycle_public_bp
+
+    app.register_blueprint(lifecycle_bp)  # a workspace's export and deletion pages
+    app.register_blueprint(lifecycle_public_bp)
     register_plugin_blueprints(app, pm)
     from .api import init_app as init_api
 

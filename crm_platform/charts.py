@@ -138,6 +138,24 @@ def _svg(height: int, title: str, body: str) -> str:
     )
 
 
+def _link(links: Sequence[Any] | None, i: int, j: int = 0) -> str:
+    """The drill-down address of label ``i`` (series ``j``), or ``""``: ``links[i]`` is an
+    address for every series of the label or a sequence of one address per series."""
+    if not links or i >= len(links) or not links[i]:
+        return ""
+    entry = links[i]
+    if isinstance(entry, str):
+        return entry
+    return str(entry[j]) if j < len(entry) and entry[j] else ""
+
+
+def _linked(mark: str, href: str) -> str:
+    """``mark`` wrapped in a link to ``href`` (unchanged without one)."""
+    if not href:
+        return mark
+    return f'<a href="{escape(href)}" class="chart-link">{mark}</a>'
+
+
 def _empty(labels: Sequence[str], series: list[Series]) -> bool:
     return not labels or all(v == 0 for s in series for v in s.values)
 
@@ -148,8 +166,12 @@ def stacked_bars(
     title: str = "",
     unit: str = "",
     height: int = 240,
+    links: Sequence[Any] | None = None,
 ) -> Markup:
-    """Vertical bars, one per label, with the series stacked on each other."""
+    """Vertical bars, one per label, with the series stacked on each other.
+
+    ``links`` makes each bar a link (a drill-down): one address per label, or per label a
+    sequence of one address per series."""
     rows = _series(series)
     labels = [str(label) for label in labels]
     if _empty(labels, rows):
@@ -167,10 +189,11 @@ def stacked_bars(
             h = value * scale
             base -= h
             tip = f"{label} · {s.name}: {format_number(s.values[i], unit)}"
-            parts.append(
+            rect = (
                 f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
                 f'fill="{PALETTE[j % len(PALETTE)]}" rx="2"><title>{escape(tip)}</title></rect>'
             )
+            parts.append(_linked(rect, _link(links, i, j)))
     parts += _x_labels(labels, step, height)
     extra = _legend(rows) + _table(labels, rows, unit)
     return _figure(title, _svg(height, title, "".join(parts)), extra, "bar")
@@ -182,9 +205,10 @@ def bars(
     title: str = "",
     unit: str = "",
     height: int = 220,
+    links: Sequence[Any] | None = None,
 ) -> Markup:
-    """Vertical bars, one per label."""
-    return stacked_bars(labels, [Series(title or "", tuple(values))], title, unit, height)
+    """Vertical bars, one per label (``links``: a drill-down address per label)."""
+    return stacked_bars(labels, [Series(title or "", tuple(values))], title, unit, height, links)
 
 
 def lines(
@@ -193,8 +217,10 @@ def lines(
     title: str = "",
     unit: str = "",
     height: int = 240,
+    links: Sequence[Any] | None = None,
 ) -> Markup:
-    """One polyline per series over the labels (months, days ...), with dots on values."""
+    """One polyline per series over the labels (months, days ...), with dots on values
+    (``links``: each dot links to an address, as for :func:`stacked_bars`)."""
     rows = _series(series)
     labels = [str(label) for label in labels]
     if _empty(labels, rows):
@@ -210,21 +236,28 @@ def lines(
         ]
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
         parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        for (x, y), label, v in zip(points, labels, s.values, strict=False):
+        for i, ((x, y), label, v) in enumerate(zip(points, labels, s.values, strict=False)):
             tip = f"{label} · {s.name}: {format_number(v, unit)}"
-            parts.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
+            href = _link(links, i, j)
+            dot = (
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{5 if href else 3}" fill="{colour}">'
                 f"<title>{escape(tip)}</title></circle>"
             )
+            parts.append(_linked(dot, href))
     parts += _x_labels(labels, step, height)
     extra = _legend(rows) + _table(labels, rows, unit)
     return _figure(title, _svg(height, title, "".join(parts)), extra, "line")
 
 
 def donut(
-    labels: Sequence[str], values: Sequence[float], title: str = "", unit: str = ""
+    labels: Sequence[str],
+    values: Sequence[float],
+    title: str = "",
+    unit: str = "",
+    links: Sequence[Any] | None = None,
 ) -> Markup:
-    """Shares of a whole as a ring, with a legend that carries the numbers."""
+    """Shares of a whole as a ring, with a legend that carries the numbers (``links``: each
+    slice and legend entry links to an address per label)."""
     labels = [str(label) for label in labels]
     nums = [max(0.0, float(v or 0)) for v in values]
     total = sum(nums)
@@ -236,13 +269,14 @@ def donut(
     for i, (label, value) in enumerate(zip(labels, nums, strict=False)):
         length = circumference * value / total
         tip = f"{label}: {format_number(value, unit)} ({value / total:.0%})"
-        parts.append(
+        ring = (
             f'<circle r="{radius}" cx="90" cy="90" fill="none" stroke-width="26" '
             f'stroke="{PALETTE[i % len(PALETTE)]}" '
             f'stroke-dasharray="{length:.2f} {circumference - length:.2f}" '
             f'stroke-dashoffset="{-offset:.2f}" transform="rotate(-90 90 90)">'
             f"<title>{escape(tip)}</title></circle>"
         )
+        parts.append(_linked(ring, _link(links, i)))
         offset += length
     parts.append(
         f'<text x="90" y="96" text-anchor="middle" class="chart-total">'
@@ -254,11 +288,58 @@ def donut(
     )
     legend = "".join(
         f'<li><span class="chart-swatch" style="background:{PALETTE[i % len(PALETTE)]}">'
-        f"</span>{escape(label)} <strong>{escape(format_number(v, unit))}</strong></li>"
+        f"</span>{_legend_label(label, _link(links, i))} "
+        f"<strong>{escape(format_number(v, unit))}</strong></li>"
         for i, (label, v) in enumerate(zip(labels, nums, strict=False))
     )
     extra = f'<ul class="chart-legend">{legend}</ul>' + _table(labels, rows, unit)
     return _figure(title, svg, extra, "donut")
+
+
+def _legend_label(label: str, href: str) -> str:
+    if not href:
+        return str(escape(label))
+    return f'<a href="{escape(href)}">{escape(label)}</a>'
+
+
+def funnel(
+    labels: Sequence[str],
+    values: Sequence[float],
+    title: str = "",
+    unit: str = "",
+    links: Sequence[Any] | None = None,
+) -> Markup:
+    """Stages of a funnel, widest first: one centred bar per label, its width the value's
+    share of the largest, with the value and the conversion from the previous stage
+    (``links``: a drill-down address per label)."""
+    labels = [str(label) for label in labels]
+    nums = [max(0.0, float(v or 0)) for v in values]
+    rows = [Series(title or "", tuple(nums))]
+    if not labels or max(nums, default=0) <= 0:
+        return _figure(title, '<p class="muted chart-empty">—</p>', "", "funnel")
+    top, row_h, gap, label_w = max(nums), 30, 6, 150
+    plot_w = WIDTH - label_w - 90
+    height = len(labels) * (row_h + gap) + gap
+    parts = []
+    for i, (label, value) in enumerate(zip(labels, nums, strict=False)):
+        y = gap + i * (row_h + gap)
+        w = max(2.0, plot_w * value / top)
+        x = label_w + (plot_w - w) / 2
+        # the conversion from the previous stage, when this stage is a part of it
+        share = f" ({value / nums[i - 1]:.0%})" if i and 0 < value <= nums[i - 1] else ""
+        tip = f"{label}: {format_number(value, unit)}{share}"
+        bar = (
+            f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row_h}" rx="3" '
+            f'fill="{PALETTE[i % len(PALETTE)]}"><title>{escape(tip)}</title></rect>'
+        )
+        parts.append(_linked(bar, _link(links, i)))
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + row_h / 2 + 4:.1f}" text-anchor="end" '
+            f'class="chart-axis">{escape(label[:22])}</text>'
+            f'<text x="{WIDTH - 84}" y="{y + row_h / 2 + 4:.1f}" class="chart-axis">'
+            f"{escape(format_number(value, unit) + share)}</text>"
+        )
+    return _figure(title, _svg(height, title, "".join(parts)), _table(labels, rows, unit), "funnel")
 
 
 def register(app: Any) -> None:
@@ -268,4 +349,5 @@ def register(app: Any) -> None:
         crm_chart_lines=lines,
         crm_chart_stacked=stacked_bars,
         crm_chart_donut=donut,
+        crm_chart_funnel=funnel,
     )

@@ -407,6 +407,11 @@ def register_commands(app: Flask) -> None:
         provider_group,
     ):
         app.cli.add_command(command)
+    from .tenant_cli import COMMANDS as tenant_lifecycle_commands
+
+    for command in tenant_lifecycle_commands:  # export, import, delete ...
+        if command.name not in tenant_group.commands:
+            tenant_group.add_command(command)
     from flask_migrate.cli import db as db_group
 
     if "create-roles" not in db_group.commands:

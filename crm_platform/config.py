@@ -84,6 +84,11 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "RATELIMIT_LOGIN": env.get("CRM_RATELIMIT_LOGIN", "10 per minute"),
         "RATELIMIT_SIGNUP": env.get("CRM_RATELIMIT_SIGNUP", "5 per minute;30 per day"),
         "RATELIMIT_RESET": env.get("CRM_RATELIMIT_RESET", "5 per minute"),
+        # Security: the second sign-in step, re-authentication, two-factor for staff.
+        "RATELIMIT_2FA": env.get("CRM_RATELIMIT_2FA", "5 per minute;30 per hour"),
+        "REAUTH_SECONDS": int(env.get("CRM_REAUTH_SECONDS", "600")),
+        "STAFF_REQUIRE_2FA": _bool(env.get("CRM_STAFF_REQUIRE_2FA")),
+        "TOTP_ISSUER": env.get("CRM_TOTP_ISSUER", "CRM"),
         # werkzeug's method string: "scrypt" or "scrypt:N:r:p" for another cost.
         "PASSWORD_HASH_METHOD": env.get("CRM_PASSWORD_HASH_METHOD", "scrypt"),
         "TOKEN_MAX_AGE_RESET": int(env.get("CRM_TOKEN_MAX_AGE_RESET", str(60 * 60))),

@@ -7,7 +7,7 @@ from typing import Any
 import pluggy
 from flask_babel import gettext as _
 
-from .plugin_types import DomainEvent, ImportTarget, Panel, SearchResult
+from .plugin_types import DomainEvent, ImportTarget, Panel, ReportSource, SearchResult
 from .plugins import NavItem
 
 hookimpl = pluggy.HookimplMarker("crm")
@@ -71,3 +71,11 @@ def crm_event(event: DomainEvent) -> None:
         merged, survivor = (parse_uuid(event.data.get(k)) for k in ("merged", "survivor"))
         if merged and survivor:
             move_orders(event.name.split(".")[0], merged, survivor)
+
+
+@hookimpl
+def crm_report_sources() -> list[ReportSource]:
+    """Accounts, contacts, activities and orders for the report builder."""
+    from .report_sources import core_report_sources
+
+    return core_report_sources()

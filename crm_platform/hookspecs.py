@@ -16,12 +16,14 @@ import pluggy
 
 from .plugin_types import (
     ApiResource,
+    AutomationAction,
     DashboardPeriod,
     DomainEvent,
     ImportTarget,
     ModuleDescriptor,
     NavItem,
     Panel,
+    ReportSource,
     Schedule,
     SearchResult,
     TenantPolicy,
@@ -190,6 +192,17 @@ def crm_event(event: DomainEvent) -> None:
     """
 
 
+@hookspec
+def crm_report_sources() -> list[ReportSource]:
+    """Return ``ReportSource`` entries: record types reports can be built on. Per tenant.
+
+    Each names its model, its ``ReportField`` entries (columns or SQL expressions, which may
+    be grouped, filtered and aggregated), who may see which rows, and how to link to the
+    records. The core contributes accounts, contacts, activities and orders; the analytics
+    module offers every source of the modules the tenant has on.
+    """
+
+
 # ----------------------------------------------------------------- plans and usage
 
 
@@ -270,4 +283,29 @@ def crm_provider_dashboard(period: DashboardPeriod) -> list[Widget]:
 
     ``period.months`` are the dashboard's months (the last 12, oldest first); use
     ``period.labels`` as chart labels and the macros of ``_charts.html`` to draw.
+    """
+
+
+# ----------------------------------------------------------------- process automation (per tenant)
+
+
+@hookspec
+def crm_automation_actions() -> list[AutomationAction]:
+    """Return ``AutomationAction`` entries that workflow rules may run. Per tenant.
+
+    The automation module offers every action of the modules the tenant has on in its rule
+    builder and runs them in a job after the change that triggered the rule committed.
+    """
+
+
+@hookspec
+def crm_approval_gate(
+    kind: str, record: Any, action: str, facts: dict[str, Any], actor: Any
+) -> str | None:
+    """Return why ``action`` on ``record`` (a ``kind``) must wait for an approval, or ``None``.
+
+    Per tenant; called through ``sdk.approval_hold`` by a module before a controlled step
+    (Sales before sending a quote, with ``facts`` such as ``{"discount_percent": 25}``). Any
+    answer holds the step; the caller refuses it with that message. The automation module
+    answers from its approval policies and opens an approval request for an approver.
     """

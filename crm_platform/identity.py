@@ -105,11 +105,15 @@ class Tenant(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Deletion with a grace period (``crm_platform.tenant_deletion``): set while scheduled.
+    deletion_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delete_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deletion_requested_by: Mapped[str | None] = mapped_column(String(254))
 
     @property
     def is_active(self) -> bool:
-        """False when the provider suspended this tenant."""
-        return self.status == "active"
+        """False when the provider suspended this tenant or its deletion is scheduled."""
+        return self.status == "active" and self.deletion_requested_at is None
 
 
 class User(UserMixin, Base):

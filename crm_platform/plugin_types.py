@@ -214,3 +214,104 @@ class DashboardPeriod:
     def labels(self) -> list[str]:
         """``YYYY-MM`` of each month."""
         return [m.strftime("%Y-%m") for m in self.months]
+
+
+#: The kinds of value a report field holds (``ReportField.type``).
+REPORT_FIELD_TYPES = ("text", "number", "money", "date", "datetime", "choice")
+
+
+@dataclass(frozen=True)
+class ReportField:
+    """One field of a ``ReportSource``: what a report may show, filter, group or aggregate.
+
+    ``expr`` is the SQLAlchemy column or expression (of the source's model or of one of its
+    ``joins``, named by ``join``); ``type`` is one of ``REPORT_FIELD_TYPES``. ``choices`` maps
+    stored values (as strings) to labels, or is a function returning that mapping (members,
+    stages: read when a report runs); it labels groups and checks filter values.
+    ``groupable`` fields may be grouped by (date and datetime fields by a time bucket);
+    ``aggregatable`` number and money fields may be summed, averaged, and so on (every source
+    can be counted). Group and filter on indexed columns: reports run in SQL on every row.
+    """
+
+    name: str
+    label: Any
+    type: str
+    expr: Any
+    choices: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None
+    groupable: bool = True
+    aggregatable: bool = False
+    join: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in REPORT_FIELD_TYPES:
+            raise ValueError(f"report field {self.name!r}: unknown type {self.type!r}")
+
+    def choice_labels(self) -> Mapping[str, Any]:
+        """The field's choices (value → label), reading dynamic ones now."""
+        if self.choices is None:
+            return {}
+        return self.choices() if callable(self.choices) else self.choices
+
+
+@dataclass(frozen=True)
+class ReportSource:
+    """A record type reports can be built on (``crm_report_sources``).
+
+    ``key`` names it (``"deals"``); ``model`` is its ``TenantScoped`` model (the tenant filter
+    applies to every report automatically); ``fields`` are the ``ReportField`` entries;
+    ``visible(membership)`` returns the SQL condition of the rows the member may see
+    (``None``: all of them) and ``base`` conditions every report applies (not deleted ...);
+    ``joins`` maps a join name to ``function(select) -> select`` adding that join;
+    ``record_url(row)`` links a listed record (a row of ``model``) to its page, and
+    ``drill_url(filters)`` optionally returns the address of the module's own list page
+    showing the records whose fields equal ``filters`` (``{name: value}``), or ``None`` when
+    that page cannot express them (the analytics module then lists the records itself).
+    ``permission`` is what a member needs to report on it; ``title_field`` names the field
+    that titles a listed record.
+    """
+
+    key: str
+    label: Any
+    model: Any
+    fields: tuple[ReportField, ...]
+    visible: Callable[[Any], Any] | None = None
+    base: Callable[[], Any] | None = None
+    joins: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    record_url: Callable[[Any], str] | None = None
+    drill_url: Callable[[Mapping[str, str]], str | None] | None = None
+    permission: str = "records.read"
+    title_field: str = "name"
+    date_field: str = "created_at"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", tuple(self.fields))
+
+    def get_field(self, name: str) -> ReportField | None:
+        """The field called ``name``, or ``None``."""
+        return next((f for f in self.fields if f.name == name), None)
+
+
+@dataclass(frozen=True)
+class AutomationAction:
+    """An action workflow rules can run (``crm_automation_actions``).
+
+    ``key`` is stable and unique (``"marketing.add_to_segment"``); ``label`` names it in the
+    rule builder; ``fields`` maps each parameter to its label; ``choices`` (optional) returns
+    ``{parameter: [(value, label), ...]}`` for parameters picked from a list (read when the
+    form is shown); ``kinds`` are the record kinds it works on (empty: any, and rules with
+    no record). ``check(params)`` returns ``{parameter: message}`` for bad parameters (the
+    form shows them); ``run(params, context)`` does the work inside the rule's run (a job,
+    never the user's save) and returns a short result text; raising marks the run failed
+    with the exception's message. ``context`` has ``kind``, ``record_id``, ``record`` (the
+    model instance or ``None``), ``values`` (the record's fields and the event's data),
+    ``event``, ``rule_name`` and ``source`` (pass it as ``source=`` to ``update_record`` so
+    the change is not taken for a user's).
+    """
+
+    key: str
+    label: Any
+    run: Callable[..., Any]
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    choices: Callable[[], Mapping[str, Any]] | None = None
+    kinds: tuple[str, ...] = ()
+    check: Callable[[Mapping[str, Any]], Mapping[str, str]] | None = None

@@ -49,7 +49,9 @@ def enqueue_due_schedules(app: Flask, *, force: bool = False) -> dict[str, int]:
                 continue
             queued[schedule.name] = 0
             if tenants is None:  # read once per tick, and only when a schedule is due
-                active = select(Tenant.id, Tenant.slug).where(Tenant.status == "active")
+                active = select(Tenant.id, Tenant.slug).where(
+                    Tenant.status == "active", Tenant.deletion_requested_at.is_(None)
+                )
                 tenants = [TenantRef(tid, slug) for tid, slug in db.session.execute(active)]
             for tenant in tenants:
                 with tenant_context(tenant):
@@ -57,8 +59,24 @@ def enqueue_due_schedules(app: Flask, *, force: bool = False) -> dict[str, int]:
                         enqueue(schedule.func)
                         queued[schedule.name] += 1
             db.session.rollback()
+        for schedule in platform_schedules():  # platform-wide jobs: no tenant context
+            lock = f"crm:{app.config['JOBS_QUEUE']}:schedule:{schedule.name}"
+            if force or redis.set(lock, "1", nx=True, ex=max(1, schedule.every)):
+                enqueue(schedule.func)
+                queued[schedule.name] = 1
         db.session.remove()
     return queued
+
+
+def platform_schedules() -> list[Schedule]:
+    """The core's platform-wide periodic jobs (run once per period, not per tenant)."""
+    from .tenant_deletion import erase_due_tenants_job
+    from .tenant_exports import purge_expired_exports
+
+    return [
+        Schedule("platform.erase_deleted_tenants", erase_due_tenants_job, every=86400),
+        Schedule("platform.purge_tenant_exports", purge_expired_exports, every=3600),
+    ]
 
 
 def run_scheduler(app: Flask, stop: threading.Event, tick: float = TICK_SECONDS) -> None:

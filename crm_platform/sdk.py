@@ -48,18 +48,22 @@ from .orders import ORDER_STATUSES, REVENUE_STATUSES, Order, OrderLine
 from .passwords import password_problem
 from .plugin_types import (
     ApiResource,
+    AutomationAction,
     DashboardPeriod,
     DomainEvent,
     ImportTarget,
     ModuleDescriptor,
     NavItem,
     Panel,
+    ReportField,
+    ReportSource,
     Schedule,
     SearchResult,
     TenantPolicy,
     TimelineEntry,
     Widget,
 )
+from .plugins import collect as collect_hook
 from .policy import (
     TenantReadOnly,
     allowed_while_read_only,
@@ -67,9 +71,11 @@ from .policy import (
     forget_policy,
     tenant_policy,
 )
+from .process_control import approval_hold, automation_actions, post_signed_json
 from .provider.access import is_staff, require_staff
 from .provider.actions import record_staff_action
 from .provisioning import ValidationFailed, add_member, create_user, find_user, normalise_email
+from .reauth import require_recent_auth
 from .records.activities import ACTIVITY_KINDS, Activity
 from .records.activities import KIND_LABELS as ACTIVITY_KIND_LABELS
 from .records.activity_service import create_activity
@@ -96,11 +102,16 @@ from .tenancy import (
 )
 from .throttle import over_rate_limit
 from .tokens import TokenError, make_token, read_token
+from .two_factor import is_enabled as two_factor_enabled
 from .usage import record_usage
 
 hookimpl = pluggy.HookimplMarker("crm")
 
 __all__ = [
+    "AutomationAction",
+    "approval_hold",
+    "automation_actions",
+    "post_signed_json",
     "DashboardPeriod",
     "is_staff",
     "provider_scope",
@@ -110,6 +121,7 @@ __all__ = [
     "TenantReadOnly",
     "allowed_while_read_only",
     "check_seats",
+    "collect_hook",
     "forget_policy",
     "record_usage",
     "tenant_policy",
@@ -161,6 +173,8 @@ __all__ = [
     "ModuleDescriptor",
     "ModuleStatus",
     "Panel",
+    "ReportField",
+    "ReportSource",
     "Schedule",
     "SearchResult",
     "TimelineEntry",
@@ -211,6 +225,8 @@ __all__ = [
     "public_tenant_view",
     "read_token",
     "require_permission",
+    "require_recent_auth",
+    "two_factor_enabled",
     "require_tenant",
     "role_allows",
     "send_mail",

@@ -136,11 +136,13 @@ def pg_url(role: str, database: str) -> str:
     return f"postgresql+psycopg://{role}@{PG_HOST}:{PG_PORT}/{database}"
 
 
-@pytest.fixture(scope="session")
-def database(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[dict[str, str]]:
-    """A database migrated to head; yields the config keys that point the app at it."""
+@contextmanager
+def migrated_database(directory: Path, redis_url: str, prefix: str) -> Iterator[dict[str, str]]:
+    """A new database migrated to every head (SQLite in ``directory`` or PostgreSQL with the
+    test roles), dropped afterwards; yields the config keys that point an app at it."""
+    admin = None
     if DB_KIND == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "crm.sqlite3"
+        path = directory / f"{prefix}.sqlite3"
         cfg = {"DATABASE_URL": f"sqlite:///{path}"}
         cfg["MIGRATION_DATABASE_URL"] = cfg["PROVIDER_DATABASE_URL"] = cfg["DATABASE_URL"]
     else:
@@ -149,7 +151,7 @@ def database(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterat
         ensure_roles(
             PG_ADMIN, app_role=APP_ROLE, provider_role=PROVIDER_ROLE, owner_role=OWNER_ROLE
         )
-        name = f"crm_test_{_worker()}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        name = f"{prefix}_{_worker()}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -170,11 +172,20 @@ def database(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterat
 
         upgrade(revision="heads")
         db.engine.dispose()
-    yield cfg
-    if DB_KIND == "postgres":
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    try:
+        yield cfg
+    finally:
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{cfg["PG_DATABASE"]}" WITH (FORCE)'))
+            admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[dict[str, str]]:
+    """A database migrated to head; yields the config keys that point the app at it."""
+    with migrated_database(tmp_path_factory.mktemp("db"), redis_url, "crm_test") as cfg:
+        yield cfg
 
 
 _WIPE_ENGINES: dict[str, Any] = {}

@@ -118,6 +118,10 @@ def _enter_tenant_for_request() -> Any:
     if tenant is None:
         abort(404)
     g.tenant = tenant
+    if tenant.deletion_requested_at is not None:  # locked until erased or canceled
+        from .tenant_lifecycle_views import deletion_page
+
+        return deletion_page(tenant)
     if not tenant.is_active:
         return render_template("errors/suspended.html", tenant=tenant), 403
     g.crm_tenant_token = enter_tenant(tenant)
@@ -138,6 +142,11 @@ def _enter_tenant_for_request() -> Any:
     module = module_registry().blueprint_module.get(request.blueprint or "")
     if module is not None and not module_enabled(module):
         abort(404)
+    from .auth.security_views import workspace_gate  # the workspace may require 2FA
+
+    enrol = workspace_gate(tenant)
+    if enrol is not None:
+        return enrol
     session["last_tenant"] = tenant.slug
     return None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length
 
@@ -38,3 +38,5 @@ class SettingsForm(FlaskForm):
     industry = SelectField(_l("Industry"), choices=INDUSTRY_CHOICES)
     locale = SelectField(_l("Default language"), choices=LOCALE_CHOICES)
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
+    #: Only the owner sees and changes this (the view ignores it for anyone else).
+    require_2fa = BooleanField(_l("Require two-factor sign-in for every member"))

@@ -42,8 +42,10 @@ from crm_platform.sdk import (
     public_tenant_view,
     read_token,
     require_permission,
+    require_recent_auth,
     send_mail,
     sign_in,
+    two_factor_enabled,
     utcnow,
 )
 
@@ -168,6 +170,7 @@ def _members_with(form: InviteForm) -> str:
 
 @bp.post("/members/<member_id>/role")
 @require_permission("members.manage")
+@require_recent_auth
 def change_role(member_id: str) -> Any:
     """Change a member's role (owner rules apply; the last owner stays an owner)."""
     target = get_or_404(Membership, member_id)
@@ -194,6 +197,7 @@ def change_role(member_id: str) -> Any:
 
 @bp.post("/members/<member_id>/remove")
 @require_permission("members.manage")
+@require_recent_auth
 def remove_member(member_id: str) -> Any:
     """Remove a member from the workspace (their user account and other workspaces stay)."""
     target = get_or_404(Membership, member_id)
@@ -305,25 +309,36 @@ def accept_invitation(token: str) -> Any:
 def settings() -> Any:
     """Workspace name, industry, default language and time zone."""
     tenant = g.tenant
-    form = SettingsForm(obj=tenant)
+    is_owner = g.membership.role == "owner"
+    required = bool((tenant.settings or {}).get("require_2fa"))
+    form = SettingsForm(obj=tenant, require_2fa=required)
     if form.validate_on_submit():
+        wants_2fa = bool(form.require_2fa.data) if is_owner else required
         try:
             ZoneInfo(form.timezone.data.strip())
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'Asia' is a folder
             form.timezone.errors = [_("Unknown time zone, e.g. Asia/Shanghai or Europe/Paris.")]
         else:
+            if wants_2fa and not required and not two_factor_enabled(current_user):
+                form.require_2fa.errors = [_("Turn on two-factor sign-in for yourself first.")]
+                return render_template("tenants/settings.html", form=form, is_owner=is_owner), 400
             changes = {}
             for field in ("name", "industry", "locale", "timezone"):
                 new = getattr(form, field).data.strip()
                 if getattr(tenant, field) != new:
                     changes[field] = {"from": getattr(tenant, field), "to": new}
                     setattr(tenant, field, new)
+            if wants_2fa != required:
+                changes["require_2fa"] = {"from": required, "to": wants_2fa}
+                tenant.settings = {**(tenant.settings or {}), "require_2fa": wants_2fa}
             if changes:
                 audit_record("settings.changed", target="workspace", details=changes)
                 db.session.commit()
                 flash(_("Settings saved."), "success")
             return redirect(url_for("tenants.settings"))
-    return render_template("tenants/settings.html", form=form), 400 if form.errors else 200
+    return render_template(
+        "tenants/settings.html", form=form, is_owner=is_owner
+    ), 400 if form.errors else 200
 
 
 AUDIT_PAGE = 50

@@ -33,3 +33,35 @@ def test_contacts_benchmark_runs_at_a_tiny_scale(tmp_path: Path, redis_url: str)
     exact = queries["search: e-mail (exact)"]
     assert exact["rows_min"] == exact["rows_max"] == 1  # each looked-up contact is found
     assert results["machine"]["cores"] and results["options"]["reps"] == 3
+
+
+@pytest.mark.postgres
+def test_load_benchmark_runs_at_a_tiny_scale(tmp_path: Path, redis_url: str) -> None:
+    """gunicorn, wrk and the soak's memory sampling, on 3 tenants and a few hundred rows."""
+    args = [
+        *("--contacts", "200", "--tenants", "2", "--other-contacts", "20"),
+        *("--other-accounts", "3", "--deals", "50", "--other-deals", "5", "--requests", "200"),
+        *("--workers", "2", "--connections", "4", "--duration", "3", "--warmup", "1"),
+        *("--soak", "5", "--soak-warmup", "1", "--sample-every", "1"),
+    ]
+    stdout, results = run_bench("bench_load.py", args, tmp_path=tmp_path, redis_url=redis_url)
+    for title in ("Load on gunicorn (2 workers", "Worker memory", "req/s", "p99 ms"):
+        assert title in stdout, stdout
+
+    assert results["data"]["tenants"] == 3 and results["data"]["big_contacts"] == 200
+    assert results["data"]["big_deals"] == 50
+    runs = {row["mix"]: row for row in results["runs"]}
+    assert set(runs) == {"read", "mixed", "read (soak)"}
+    for row in runs.values():
+        assert row["generator"] == "wrk" and row["requests"] > 0, row
+        assert row["bad_status"] == {}, row  # every request answered 2xx (rate limits raised)
+        assert row["p99_ms"] >= row["p50_ms"] > 0
+    workers = results["memory"]
+    assert len(workers) == 2 and all(w["samples"] >= 2 and w["last_mib"] > 0 for w in workers)
+    assert results["server"] == {
+        "workers": 2,
+        "worker_class": "gthread",
+        "threads": 2,
+        "connections": 4,
+        "generator": "wrk",
+    }

@@ -81,6 +81,8 @@ def authenticate() -> None:
         ).scalar_one_or_none()
     if membership is None or not membership.user.active:
         raise _unauthorized("The member who created this API key is no longer in the workspace.")
+    if tenant.deletion_requested_at is not None:
+        raise ApiError(403, "tenant_deletion_scheduled", "This workspace is being deleted.")
     if not tenant.is_active:
         raise ApiError(403, "tenant_suspended", "This workspace is suspended.")
     check_rate_limit(tenant.id, key.id)

@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Length
 from .. import audit
 from ..access import get_or_404, require_permission
 from ..extensions import db
+from ..reauth import require_recent_auth
 from ..tenancy import utcnow
 from .models import SCOPE_LABELS, SCOPES, ApiKey, issue_key
 
@@ -58,6 +59,7 @@ def index() -> Any:
 
 @keys_bp.post("")
 @require_permission("settings.manage")
+@require_recent_auth
 def create() -> Any:
     """Create a key and show it once; only its hash is kept."""
     form = ApiKeyForm()
@@ -77,6 +79,7 @@ def create() -> Any:
 
 @keys_bp.post("/<key_id>/revoke")
 @require_permission("settings.manage")
+@require_recent_auth
 def revoke(key_id: str) -> Any:
     """Revoke a key: it stops working at once (the row stays, for the record)."""
     key = get_or_404(ApiKey, key_id)

@@ -65,3 +65,48 @@ class ProfileForm(FlaskForm):
 
     name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)])
     locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default="")
+
+
+class TwoFactorForm(FlaskForm):
+    """The second sign-in step: a code of the authenticator app, or a recovery code."""
+
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[DataRequired(), Length(max=40)],
+    )
+
+
+class EnableTwoFactorForm(FlaskForm):
+    code = StringField(
+        _l("Code from your authenticator app"), validators=[DataRequired(), Length(max=12)]
+    )
+
+
+class DisableTwoFactorForm(FlaskForm):
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[DataRequired(), Length(max=40)],
+    )
+
+
+class ReauthForm(FlaskForm):
+    """Confirm it's you: the password, and a code when two-factor is on (checked in the view)."""
+
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"), validators=[Length(max=40)]
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=128)])
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=128)])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button (CSRF token)."""

@@ -22,11 +22,17 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import refresh
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import (
+    current_user,
+    login_required,
+    login_user,
+    logout_user,
+    user_loaded_from_cookie,
+)
 from sqlalchemy import DateTime, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .. import audit
+from .. import audit, two_factor
 from ..extensions import Base, db, limiter
 from ..identity import User, memberships_of_user
 from ..ids import parse_uuid, uuid7
@@ -40,6 +46,7 @@ from ..provisioning import (
     find_user,
     normalise_email,
 )
+from ..reauth import mark_authenticated
 from ..tenancy import tenant_context, utcnow
 from ..tokens import TokenError, make_token, read_token
 from ..web import safe_next
@@ -105,6 +112,7 @@ def sign_in(user: User, remember: bool = False) -> None:
     if lang:
         session["lang"] = lang
     login_user(user, remember=remember)
+    mark_authenticated()
     user.last_login_at = utcnow()
 
 
@@ -119,6 +127,10 @@ def login() -> Any:
         email = form.email.data.strip().lower()
         user = find_user(email)
         ok = verify_password(user.password_hash if user else None, form.password.data)
+        if user and ok and user.is_active and two_factor.is_enabled(user):
+            start_second_step(user, bool(form.remember.data), next_url)
+            db.session.commit()
+            return redirect(url_for("auth.two_factor_step"))
         if user and ok and user.is_active:
             sign_in(user, bool(form.remember.data))
             _audit_in_user_tenants(user, "auth.login")
@@ -134,9 +146,15 @@ def login() -> Any:
 @bp.post("/logout")
 @login_required
 def logout() -> Any:
-    """Sign out and forget the session."""
+    """Sign out and forget the session.
+
+    The user's ``session_version`` moves on, so a copy of this session's cookie (or of a
+    "keep me signed in" cookie) taken before is dead too: signing out signs out every
+    browser of this user.
+    """
     user = current_user._get_current_object()
     _audit_in_user_tenants(user, "auth.logout")
+    user.session_version += 1
     db.session.commit()
     logout_user()
     session.clear()
@@ -284,6 +302,12 @@ def reset_password(token: str) -> Any:
             user.password_hash = hash_password(form.password.data)
             user.session_version += 1  # signs out every other session
             _audit_in_user_tenants(user, "auth.password_reset")
+            if two_factor.is_enabled(user):  # the link proves the mailbox, not the second factor
+                db.session.commit()
+                logout_user()
+                session.clear()
+                flash(_("Your password was changed. Sign in with it and your code."), "success")
+                return redirect(url_for("auth.login"))
             sign_in(user)
             db.session.commit()
             flash(_("Your password was changed."), "success")
@@ -336,6 +360,14 @@ def profile() -> Any:
     return render_template("auth/profile.html", form=form), 400 if form.errors else 200
 
 
+@user_loaded_from_cookie.connect
+def _bind_restored_session(sender: Any, user: Any = None, **extra: Any) -> None:
+    """A session restored from "keep me signed in" gets the identifier ``login_user`` gives
+    a fresh one; without it, strong session protection drops the session (and the cookie)
+    on the very next request. It is not a recent sign-in (no ``crm_auth_at``)."""
+    session["_id"] = current_app.login_manager._session_identifier_generator()
+
+
 def load_user(identity: str) -> User | None:
     """Flask-Login loader: ``<user id>.<session version>``; a stale version signs out."""
     user_part, _, version = identity.partition(".")
@@ -346,3 +378,6 @@ def load_user(identity: str) -> User | None:
     if user is None or user.session_version != int(version) or not user.is_active:
         return None
     return user
+
+
+from .security_views import start_second_step  # noqa: E402 - second step, 2FA, re-auth

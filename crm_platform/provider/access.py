@@ -84,6 +84,11 @@ def require_staff(view: Any = None) -> Any:
                 abort(404)
             if not staff.can(role):
                 abort(403)
+            from ..auth.security_views import staff_gate  # CRM_STAFF_REQUIRE_2FA
+
+            enrol = staff_gate()
+            if enrol is not None:
+                return enrol
             g.staff = staff
             return func(*args, **kwargs)
 

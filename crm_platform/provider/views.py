@@ -18,6 +18,7 @@ from ..identity import ROLE_LABELS, Tenant, User
 from ..ids import parse_uuid
 from ..modules import installed_modules
 from ..provisioning import ValidationFailed, set_tenant_status
+from ..reauth import require_recent_auth
 from ..web import value_label
 from .access import is_staff, require_staff
 from .actions import record_staff_action
@@ -156,6 +157,7 @@ def _set_status(tenant_id: str, status: str) -> Any:
 
 @bp.post("/tenants/<tenant_id>/suspend")
 @require_staff("admin")
+@require_recent_auth
 def suspend(tenant_id: str) -> Any:
     """Suspend a tenant: its pages answer 403 and its data is kept."""
     return _set_status(tenant_id, "suspended")
@@ -163,6 +165,7 @@ def suspend(tenant_id: str) -> Any:
 
 @bp.post("/tenants/<tenant_id>/resume")
 @require_staff("admin")
+@require_recent_auth
 def resume(tenant_id: str) -> Any:
     """Resume a suspended tenant."""
     return _set_status(tenant_id, "active")
@@ -173,6 +176,7 @@ def resume(tenant_id: str) -> Any:
 
 @bp.post("/tenants/<tenant_id>/impersonate")
 @require_staff
+@require_recent_auth
 def impersonate(tenant_id: str) -> Any:
     """Start acting as a member of this tenant (time-limited, reason required, audited)."""
     row = tenant_or_404(tenant_id)
@@ -216,4 +220,5 @@ def end_impersonation_view() -> Any:
     return redirect(url_for("provider.tenant", tenant_id=row.target_tenant_id))
 
 
-from . import views_ops  # noqa: E402,F401 - plugins, failed jobs, staff activity
+# plugins, failed jobs, staff activity; export and deletion of a tenant's data
+from . import views_lifecycle, views_ops  # noqa: E402,F401

@@ -14,6 +14,7 @@ from ..access import get_or_404, require_permission
 from ..extensions import db
 from ..ids import parse_uuid
 from ..provisioning import ValidationFailed
+from ..reauth import require_recent_auth
 from . import service
 from .delivery import can_replay, send_test
 from .events import ALL, known_events
@@ -89,6 +90,7 @@ def index() -> Any:
 
 @bp.route("/new", methods=["GET", "POST"])
 @require_permission("settings.manage")
+@require_recent_auth
 def new() -> Any:
     """Subscribe a URL to events; a signing secret is made for it."""
     form = WebhookForm()

@@ -16,6 +16,7 @@ from crm_platform.sdk import (
     ModuleDescriptor,
     NavItem,
     Panel,
+    ReportSource,
     Schedule,
     SearchResult,
     TimelineEntry,
@@ -202,3 +203,19 @@ def crm_event(event: DomainEvent) -> None:
         stop_enrollments([event.record_id], "replied")
     elif name == "contact.deleted" and event.record_id is not None:
         stop_enrollments([event.record_id], "removed")
+
+
+@hookimpl
+def crm_report_sources() -> list[ReportSource]:
+    """Campaigns for the report builder."""
+    from .report_sources import report_sources
+
+    return report_sources()
+
+
+@hookimpl
+def crm_automation_actions() -> list[Any]:
+    """Workflow rules may add a contact to a static list."""
+    from .automation_actions import automation_actions
+
+    return automation_actions()

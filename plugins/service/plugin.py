@@ -18,6 +18,7 @@ from crm_platform.sdk import (
     ModuleDescriptor,
     NavItem,
     Panel,
+    ReportSource,
     Schedule,
     SearchResult,
     TimelineEntry,
@@ -189,3 +190,11 @@ def crm_demo_data(tenant: Any, members: list[Any]) -> None:
     from .demo import add_demo_data
 
     add_demo_data(tenant, members)
+
+
+@hookimpl
+def crm_report_sources() -> list[ReportSource]:
+    """Tickets for the report builder."""
+    from .report_sources import report_sources
+
+    return report_sources()

@@ -22,6 +22,7 @@ from crm_platform.sdk import (
     ModuleDescriptor,
     NavItem,
     Panel,
+    ReportSource,
     Schedule,
     SearchResult,
     TimelineEntry,
@@ -211,3 +212,11 @@ def crm_demo_data(tenant: Any, members: list[Any]) -> None:
     from .demo import create_demo_data
 
     create_demo_data(members)
+
+
+@hookimpl
+def crm_report_sources() -> list[ReportSource]:
+    """Deals and quote lines for the report builder."""
+    from .reports import report_sources
+
+    return report_sources()

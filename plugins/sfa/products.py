@@ -1,6 +1,7 @@
 """The product catalogue and price books: validate, write, and find a product's price.
 
-Prices are ``Decimal`` with two decimals, never negative; tax rates and discounts are percents
+Prices and unit costs are ``Decimal`` with two decimals, never negative (a cost may be left
+empty: not known); tax rates and discounts are percents
 between 0 and 100. Bad input raises ``ValidationFailed`` naming each field and nothing is
 written. A price book holds prices in one currency for a customer group and/or a channel
 (empty: any); per currency one book may be the default (standard) one. ``pick_price_book``
@@ -39,6 +40,7 @@ def clean_decimal(
     required: bool = True,
     default: Decimal | None = None,
     message: str | None = None,
+    negative: str | None = None,
 ) -> Decimal:
     """A non-negative ``Decimal`` with at most ``places`` decimals and at most ``high``.
 
@@ -63,7 +65,7 @@ def clean_decimal(
     if not number.is_finite():
         raise ValueError(message or _("Enter a number, e.g. 12 or 99.50."))
     if number < 0:
-        raise ValueError(_("This cannot be negative."))
+        raise ValueError(negative or _("This cannot be negative."))
     if number > high:
         raise ValueError(_("This is more than %(max)s.", max=str(high)))
     step = Decimal(1).scaleb(-places)
@@ -90,6 +92,22 @@ def _text(limit: int, *, required: bool = False, multiline: bool = False) -> Any
         return result
 
     return clean
+
+
+def clean_cost(value: Any) -> Decimal | None:
+    """A unit cost: empty gives ``None`` (not known), else two decimals, zero or more."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return clean_decimal(value, negative=_("A cost cannot be negative: enter 0 or more."))
+
+
+def margin_percent(price: Any, cost: Any) -> Decimal | None:
+    """The margin in percent of the price, ``(price - cost) / price``, one decimal; ``None``
+    when the cost is not known or the price is zero."""
+    if cost is None or price is None or Decimal(price) == 0:
+        return None
+    ratio = (Decimal(price) - Decimal(cost)) / Decimal(price) * HUNDRED
+    return ratio.quantize(Decimal("0.1"))
 
 
 def _flag(value: Any) -> bool:
@@ -126,19 +144,41 @@ PRODUCT_FIELDS: dict[str, Any] = {
     "unit_price": clean_price,
     "currency": _optional_currency,
     "tax_rate": clean_percent,
+    "cost": clean_cost,
+    "product_line": _text(60),
     "active": _flag,
 }
 
 
-def all_products(*, active_only: bool = False, q: str | None = None) -> list[Product]:
-    """The catalogue by code (``active_only``: what can go on a quote)."""
+def all_products(
+    *, active_only: bool = False, q: str | None = None, product_line: str | None = None
+) -> list[Product]:
+    """The catalogue by code (``active_only``: what can go on a quote; ``product_line``: only
+    that line's products, ``""`` those without a line)."""
     stmt = select(Product).order_by(Product.code)
     if active_only:
         stmt = stmt.where(Product.active.is_(True))
+    if product_line is not None:
+        stmt = stmt.where(
+            Product.product_line.is_(None)
+            if product_line == ""
+            else Product.product_line == product_line
+        )
     if q:
         like = f"%{q.strip().lower()}%"
         stmt = stmt.where(func.lower(Product.code).like(like) | func.lower(Product.name).like(like))
     return list(db.session.scalars(stmt))
+
+
+def product_lines() -> list[str]:
+    """The product lines in use, by name."""
+    stmt = (
+        select(Product.product_line)
+        .where(Product.product_line.is_not(None))
+        .distinct()
+        .order_by(Product.product_line)
+    )
+    return [line for line in db.session.scalars(stmt) if line]
 
 
 def find_product(product_id: Any) -> Product | None:

@@ -65,6 +65,7 @@ price_books_api = api_blueprint("price-books", __name__)
 quotes_api = api_blueprint("quotes", __name__)
 
 DECIMAL = {"type": "string", "pattern": r"^\d+(\.\d+)?$"}
+NULL_DECIMAL = {"type": ["string", "null"], "pattern": r"^\d+(\.\d+)?$"}
 CENTS = {"type": "integer", "readOnly": True}
 
 PRODUCT_SCHEMA = {
@@ -79,6 +80,16 @@ PRODUCT_SCHEMA = {
         "unit_price": {**DECIMAL, "description": "List price, two decimals, zero or more."},
         "currency": {"type": "string", "minLength": 3, "maxLength": 3},
         "tax_rate": {**DECIMAL, "description": "Percent, 0 to 100."},
+        "cost": {
+            **NULL_DECIMAL,
+            "description": "Unit cost in the product's currency, two decimals, zero or more; "
+            "null: not known.",
+        },
+        "product_line": {
+            "type": ["string", "null"],
+            "maxLength": 60,
+            "description": "The product line it belongs to (groups reports).",
+        },
         "active": {"type": "boolean"},
         "created_at": STAMP,
         "updated_at": STAMP,
@@ -115,6 +126,13 @@ LINE_SCHEMA = {
         "description": TEXT,
         "quantity": DECIMAL,
         "unit_price": {**DECIMAL, "description": "Leave out: the price book's price."},
+        "unit_cost": {
+            **NULL_DECIMAL,
+            "readOnly": True,
+            "description": "The product's unit cost when the line was priced (kept when the "
+            "product's cost changes); null: a free line, no cost known, or a product in "
+            "another currency.",
+        },
         "discount_percent": DECIMAL,
         "tax_rate": {**DECIMAL, "description": "Leave out: the product's rate."},
         "subtotal_cents": CENTS,
@@ -221,7 +239,17 @@ def _or_404(row: Any) -> Any:
 
 # --------------------------------------------------------------------------- products
 
-PRODUCT_WRITABLE = {"code", "name", "description", "unit_price", "currency", "tax_rate", "active"}
+PRODUCT_WRITABLE = {
+    "code",
+    "name",
+    "description",
+    "unit_price",
+    "currency",
+    "tax_rate",
+    "cost",
+    "product_line",
+    "active",
+}
 
 
 @products_api.get("")
@@ -229,7 +257,11 @@ PRODUCT_WRITABLE = {"code", "name", "description", "unit_price", "currency", "ta
 @api_doc(
     response_schema="Products",
     many=True,
-    parameters=[_param("active", "'true' or 'false'."), _param("q", "Code or name contains.")],
+    parameters=[
+        _param("active", "'true' or 'false'."),
+        _param("q", "Code or name contains."),
+        _param("product_line", "The products of this product line."),
+    ],
 )
 def list_products() -> Any:
     def text(stmt: Any, value: str) -> Any:
@@ -238,7 +270,10 @@ def list_products() -> Any:
             Product.code.ilike(like) | Product.name.ilike(like)  # type: ignore[operator]
         )
 
-    stmt = _filtered(select(Product), {"active": _active, "q": text})
+    def line(stmt: Any, value: str) -> Any:
+        return stmt.where(Product.product_line == " ".join(value.split())[:60])
+
+    stmt = _filtered(select(Product), {"active": _active, "q": text, "product_line": line})
     return api_page(stmt, Product.id, product_json, list_name="products")
 
 

@@ -18,6 +18,8 @@ class ProductForm(FlaskForm):
     unit_price = StringField(_l("List price"), render_kw={"inputmode": "decimal"})
     currency = StringField(_l("Currency"), validators=[Length(max=3)])
     tax_rate = StringField(_l("Tax rate (percent)"), render_kw={"inputmode": "decimal"})
+    cost = StringField(_l("Unit cost"), render_kw={"inputmode": "decimal"})
+    product_line = StringField(_l("Product line"), validators=[Length(max=60)])
     active = BooleanField(_l("Active (can be quoted)"), default=True)
 
 

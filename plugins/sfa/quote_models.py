@@ -1,6 +1,7 @@
 """The tables of products, price books and quotes (tenant-scoped, migration ``sfa_0002_quotes``).
 
-* ``Product``: the catalogue (code, name, list price in its currency, tax rate, active);
+* ``Product``: the catalogue (code, name, list price in its currency, tax rate, unit cost,
+  product line, active);
 * ``PriceBook`` with its ``PriceBookEntry`` rows: prices per customer group, channel and
   currency; one book per currency may be the default (standard) one;
 * ``Quote`` on a deal with its ``QuoteLine`` rows; all money of a quote is kept in integer
@@ -59,10 +60,14 @@ class SalesSequence(TenantScoped, Base):
 
 class Product(TenantScoped, Base):
     """Something the tenant sells, with its list price (the fallback when no price book
-    names it) and its usual tax rate in percent."""
+    names it), its usual tax rate in percent, and optionally its unit cost and product line
+    (the margin analysis)."""
 
     __tablename__ = "sfa_products"
-    __table_args__ = (UniqueConstraint("tenant_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "code"),
+        Index("ix_sfa_products_tenant_line", "tenant_id", "product_line"),
+    )
 
     code: Mapped[str] = mapped_column(String(60))
     name: Mapped[str] = mapped_column(String(200))
@@ -70,6 +75,10 @@ class Product(TenantScoped, Base):
     unit_price: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal("0"))
     currency: Mapped[str] = mapped_column(String(3))
     tax_rate: Mapped[Decimal] = mapped_column(PERCENT, default=Decimal("0"))
+    #: What one unit costs the tenant, in the product's currency (``None``: not known).
+    cost: Mapped[Decimal | None] = mapped_column(AMOUNT)
+    #: The product line it belongs to ("Hardware"), for grouping reports.
+    product_line: Mapped[str | None] = mapped_column(String(60))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
@@ -174,6 +183,9 @@ class QuoteLine(TenantScoped, Base):
     description: Mapped[str] = mapped_column(String(500))
     quantity: Mapped[Decimal] = mapped_column(QUANTITY)
     unit_price: Mapped[Decimal] = mapped_column(AMOUNT)
+    #: The product's unit cost when the line was priced (a snapshot: later changes of the
+    #: product's cost leave it); ``None``: a free line, no cost known, or another currency.
+    unit_cost: Mapped[Decimal | None] = mapped_column(AMOUNT)
     discount_percent: Mapped[Decimal] = mapped_column(PERCENT, default=Decimal("0"))
     tax_rate: Mapped[Decimal] = mapped_column(PERCENT, default=Decimal("0"))
     subtotal_cents: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -27,6 +27,7 @@ from sqlalchemy import func, select, update
 
 from crm_platform.sdk import (
     ValidationFailed,
+    approval_hold,
     clean_date,
     clean_text,
     db,
@@ -241,8 +242,9 @@ def update_quote(quote: Quote, data: Mapping[str, Any]) -> None:
 
 def check_line(quote: Quote, data: Mapping[str, Any], line: QuoteLine | None = None) -> dict:
     """Cleaned values of a line: a product of the tenant (its price from the quote's price
-    book unless ``unit_price`` is given, its tax rate unless ``tax_rate`` is), or a free
-    line with a description and a price. Every problem at once in ``ValidationFailed``."""
+    book unless ``unit_price`` is given, its tax rate unless ``tax_rate`` is, and a snapshot
+    of its unit cost), or a free line with a description and a price (no cost). Every
+    problem at once in ``ValidationFailed``."""
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     product = None
@@ -292,15 +294,27 @@ def check_line(quote: Quote, data: Mapping[str, Any], line: QuoteLine | None = N
                 )
             values["unit_price"] = price
         values.setdefault("tax_rate", Decimal(product.tax_rate))
+        values["unit_cost"] = unit_cost_of(product, quote.currency)
     elif description:
         values["description"] = description
     elif line is None:
         errors["description"] = _("Choose a product or describe the line.")
+    if product is None and "product_id" in values:  # a free line, or its product taken off
+        values["unit_cost"] = None
     if line is None and "unit_price" not in values and "product_id" not in errors:
         errors["unit_price"] = _("This field is required.")
     if errors:
         raise ValidationFailed(errors)
     return values
+
+
+def unit_cost_of(product: Any, currency: str) -> Decimal | None:
+    """The product's unit cost for a line of a quote in ``currency`` (a snapshot kept on the
+    line): its cost when the product is priced in that currency, else ``None`` (costs are
+    not converted)."""
+    if product.cost is None or product.currency != currency:
+        return None
+    return Decimal(product.cost)
 
 
 def _apply_amounts(line: QuoteLine) -> None:
@@ -389,10 +403,18 @@ def _emit(quote: Quote, event: str, actor: Any) -> None:
 
 
 def mark_sent(quote: Quote, *, actor: Any = None) -> None:
-    """A draft with lines goes to the customer (it no longer changes); ``quote.sent``."""
+    """A draft with lines goes to the customer (it no longer changes); ``quote.sent``.
+
+    Refused while an approval step holds it (``sdk.approval_hold``: the largest line
+    discount is the fact an approval policy checks)."""
     _editable(quote)
-    if not lines_of(quote):
+    lines = lines_of(quote)
+    if not lines:
         raise ValidationFailed({"status": _("Add a line before sending the quote.")})
+    top = max(Decimal(line.discount_percent or 0) for line in lines)
+    held = approval_hold("quote", quote, "send", {"discount_percent": str(top)}, actor=actor)
+    if held:  # an approval step (e.g. a discount above a threshold) is not passed yet
+        raise ValidationFailed({"status": held})
     quote.status = "sent"
     quote.sent_at = utcnow()
     db.session.flush()

@@ -31,6 +31,8 @@ from .products import (
     entries,
     find_price_book,
     find_product,
+    margin_percent,
+    product_lines,
     remove_entry,
     set_entry,
     update_price_book,
@@ -78,6 +80,13 @@ def plain_number(value: Decimal | int | None) -> str:
     return f"{number:f}"
 
 
+@bp.app_template_global("sfa_margin")
+def margin(price: Decimal | None, cost: Decimal | None) -> str:
+    """The margin in percent of the price (``40.0%``), empty when the cost is not known."""
+    value = margin_percent(price, cost)
+    return "" if value is None else f"{value:f}%"
+
+
 @bp.app_template_global("sfa_quote_status")
 def quote_status(status: str) -> str:
     """A quote status in the reader's language."""
@@ -90,18 +99,33 @@ def quote_status(status: str) -> str:
 @bp.get("/products")
 @require_permission("sfa.read")
 def products() -> Any:
-    """The product catalogue (``?q=`` filters by code or name)."""
+    """The product catalogue (``?q=`` filters by code or name, ``?line=`` by product line,
+    ``?line=none`` the products without one)."""
     q = (request.args.get("q") or "").strip()[:100]
+    line = (request.args.get("line") or "").strip()[:60]
+    wanted = "" if line == "none" else (line or None)
     return render_template(
         "sfa/products.html",
-        products=all_products(q=q or None),
+        products=all_products(q=q or None, product_line=wanted),
         q=q,
+        line=line,
+        lines=product_lines(),
         can_manage=membership().can("sfa.manage"),
     )
 
 
 def _product_data(form: ProductForm) -> dict[str, Any]:
-    names = ("code", "name", "description", "unit_price", "currency", "tax_rate", "active")
+    names = (
+        "code",
+        "name",
+        "description",
+        "unit_price",
+        "currency",
+        "tax_rate",
+        "cost",
+        "product_line",
+        "active",
+    )
     return {name: form[name].data for name in names}
 
 

@@ -1,0 +1,1 @@
+"""Analytics: a report builder on every module's records, built-in reports, dashboards."""

@@ -1,0 +1,1 @@
+"""Workflow automation: rules tenant admins build without code, and approval steps."""
