@@ -3,7 +3,8 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 CRM := $(VENV)/bin/crm
-PYTEST_WORKERS ?= 2
+# Three workers on two cores: many tests wait on a browser, a subprocess or a server.
+PYTEST_WORKERS ?= 3
 # The SQLite run repeats what depends on the database; browser journeys, the embedded run and
 # the Tryton connector's tests do not, and run once (in the first run).
 SQLITE_SKIP := not postgres and not browser and not embedded and not tryton
