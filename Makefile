@@ -5,9 +5,9 @@ PY := $(VENV)/bin/python
 CRM := $(VENV)/bin/crm
 # Three workers on two cores: many tests wait on a browser, a subprocess or a server.
 PYTEST_WORKERS ?= 3
-# The SQLite run repeats what depends on the database; browser journeys, the embedded run and
-# the Tryton connector's tests do not, and run once (in the first run).
-SQLITE_SKIP := not postgres and not browser and not embedded and not tryton
+# The SQLite run repeats what depends on the database; browser journeys, the embedded run, the
+# Tryton connector's tests and those marked ``once`` do not, and run once (in the first run).
+SQLITE_SKIP := not postgres and not browser and not embedded and not tryton and not once
 
 .PHONY: install run test lint format clean translations
 
@@ -30,8 +30,8 @@ run: install
 ## Lint, then the whole suite on PostgreSQL + Redis (when they answer), and again on SQLite
 ## all that depends on the database.
 test: install lint
-	$(PY) -m pytest -n $(PYTEST_WORKERS)
-	CRM_TEST_DB=sqlite $(PY) -m pytest -n $(PYTEST_WORKERS) -m "$(SQLITE_SKIP)"
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15
+	CRM_TEST_DB=sqlite $(PY) -m pytest -n $(PYTEST_WORKERS) -m "$(SQLITE_SKIP)" --durations=15
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from flask import render_template_string
 
 from crm_platform.charts import bars, donut, format_number, lines, nice_ticks, stacked_bars
+
+pytestmark = pytest.mark.once  # not repeated in the SQLite run (see the Makefile)
 
 
 def test_nice_ticks_cover_the_maximum_with_round_steps():

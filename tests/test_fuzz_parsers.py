@@ -9,6 +9,7 @@ import json
 import time
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,8 @@ from crm_platform.webhooks.signing import verify_signature as verify_outbound
 from plugins.erp import file_connector
 from plugins.service.inbound import parse_recipient
 from plugins.service.sanitise import clean_html, html_to_text, strip_quoted
+
+pytestmark = pytest.mark.once  # not repeated in the SQLite run (see the Makefile)
 
 FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -20,6 +20,8 @@ from crm_platform.config import TRANSLATIONS_DIR
 from crm_platform.extensions import db
 from crm_platform.identity import User
 
+pytestmark = pytest.mark.once  # not repeated in the SQLite run (see the Makefile)
+
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGS = sorted(Path(TRANSLATIONS_DIR).glob("*/LC_MESSAGES/messages.po"))
 OWNER = "owner@acme.example"

@@ -23,6 +23,8 @@ from crm_platform.dataio.reading import (
 )
 from crm_platform.plugin_types import ImportTarget
 
+pytestmark = pytest.mark.once  # not repeated in the SQLite run (see the Makefile)
+
 TARGET = ImportTarget(
     "people",
     "People",

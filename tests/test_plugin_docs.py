@@ -13,6 +13,8 @@ import pytest
 
 from crm_platform import hookspecs
 
+pytestmark = pytest.mark.once  # not repeated in the SQLite run (see the Makefile)
+
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = sorted(
     name

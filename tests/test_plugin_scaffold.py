@@ -12,6 +12,8 @@ import pytest
 
 from crm_platform.scaffold import ScaffoldError, create_plugin, plugin_names
 
+pytestmark = pytest.mark.once  # not repeated in the SQLite run (see the Makefile)
+
 
 def test_names_are_derived() -> None:
     assert plugin_names("acme-notes") == {

@@ -66,6 +66,9 @@ def _work_in_child(app: Any) -> int:
 # --------------------------------------------------------------------------- jobs
 
 
+# PostgreSQL only: SQLite (the embedded, single-process default) leaves a killed writer's hot
+# journal for the next connection to roll back, which other open connections can block.
+@pytest.mark.postgres
 def test_worker_killed_mid_job_loses_nothing_and_the_effect_happens_once(
     app: Any, factory: Any
 ) -> None:
