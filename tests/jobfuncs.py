@@ -75,14 +75,16 @@ def write_file(path: str, text: str) -> str:
 
 @job(retries=2)
 def killed_once(key: str, label: str) -> int:
-    """Add an account; on the first attempt, flag that it started and wait to be killed
-    before the job's transaction commits (the reliability drill SIGKILLs the worker)."""
+    """Add an account; on the first attempt, say which process runs it (the work horse) and
+    wait to be killed before the job's transaction commits (the reliability drill SIGKILLs
+    the worker and its horse)."""
+    import os
     import time
 
     attempt = _bump(key)
     db.session.add(Account(name=f"{label} (attempt {attempt})"))
     db.session.flush()
     if attempt == 1:
-        get_redis().set(f"{key}:started", "1", ex=600)
+        get_redis().set(f"{key}:started", str(os.getpid()), ex=600)
         time.sleep(120)  # killed long before this ends
     return attempt

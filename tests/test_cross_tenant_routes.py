@@ -72,12 +72,21 @@ def _snapshot(app: Any, tenant: Any) -> dict[str, list[tuple]]:
         return out
 
 
-def _tenant_rules(app: Any) -> list[Any]:
-    return [
-        rule
-        for rule in app.url_map.iter_rules()
-        if "tenant_slug" in rule.arguments and not rule.endpoint.startswith("static")
-    ]
+#: The route sweeps run in this many parts, so that pytest-xdist workers share them.
+SHARDS = 4
+
+
+def _tenant_rules(app: Any, shard: int | None = None) -> list[Any]:
+    """Every tenant URL rule (sorted by path; ``shard``: every ``SHARDS``-th from it)."""
+    rules = sorted(
+        (
+            rule
+            for rule in app.url_map.iter_rules()
+            if "tenant_slug" in rule.arguments and not rule.endpoint.startswith("static")
+        ),
+        key=lambda r: (r.rule, r.endpoint),
+    )
+    return rules if shard is None else rules[shard::SHARDS]
 
 
 def _urls(app: Any, rule: Any, slug: str, world: dict[str, Any]) -> list[str]:
@@ -115,10 +124,13 @@ def test_rules_are_discovered(app: Any) -> None:
     assert {"workspace.account", "tenants.change_role", "tenants.accept_invitation"} <= endpoints
 
 
-def test_member_of_a_with_b_ids_gets_nothing(app: Any, client: Any, world: dict) -> None:
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_member_of_a_with_b_ids_gets_nothing(
+    app: Any, client: Any, world: dict, shard: int
+) -> None:
     before = _snapshot(app, world["b"])
     login(client, "owner@alpha.example")
-    for rule in _tenant_rules(app):
+    for rule in _tenant_rules(app, shard):
         for url in _urls(app, rule, "alpha", world):
             for method in _methods(rule):
                 response = client.open(url, method=method, data={"role": "owner"})
@@ -130,10 +142,11 @@ def test_member_of_a_with_b_ids_gets_nothing(app: Any, client: Any, world: dict)
     assert _snapshot(app, world["b"]) == before
 
 
-def test_member_of_a_cannot_open_b(app: Any, client: Any, world: dict) -> None:
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_member_of_a_cannot_open_b(app: Any, client: Any, world: dict, shard: int) -> None:
     before = _snapshot(app, world["b"])
     login(client, "owner@alpha.example")
-    for rule in _tenant_rules(app):
+    for rule in _tenant_rules(app, shard):
         if _public(app, rule):
             continue
         for url in _urls(app, rule, "bravo", world):
@@ -144,9 +157,12 @@ def test_member_of_a_cannot_open_b(app: Any, client: Any, world: dict) -> None:
     assert _snapshot(app, world["b"]) == before
 
 
-def test_signed_out_visitor_is_sent_to_sign_in(app: Any, client: Any, world: dict) -> None:
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_signed_out_visitor_is_sent_to_sign_in(
+    app: Any, client: Any, world: dict, shard: int
+) -> None:
     before = _snapshot(app, world["b"])
-    for rule in _tenant_rules(app):
+    for rule in _tenant_rules(app, shard):
         for slug in ("alpha", "bravo"):
             for url in _urls(app, rule, slug, world):
                 for method in _methods(rule):

@@ -47,6 +47,15 @@ def _wait(predicate: Any, seconds: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` is dead but not yet reaped (its parent was killed too)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1].startswith("Z")
+    except OSError:
+        return True
+
+
 def _work_in_child(app: Any) -> int:
     """Fork a process (its own session) running a forking RQ worker on the app's queue."""
     pid = os.fork()
@@ -78,9 +87,13 @@ def test_worker_killed_mid_job_loses_nothing_and_the_effect_happens_once(
         queued = jobfuncs.killed_once.enqueue(key, "Drill")
     redis = get_redis(app)
     pid = _work_in_child(app)
-    _wait(lambda: redis.get(f"{key}:started") == b"1")
-    os.killpg(pid, signal.SIGKILL)  # the worker and its work horse, mid-job
+    _wait(lambda: redis.get(f"{key}:started") is not None)
+    horse = int(redis.get(f"{key}:started"))
+    assert horse != pid  # the job runs in a work horse forked by the worker
+    os.kill(horse, signal.SIGKILL)  # the horse mid-job, and the worker (its own group)
+    os.killpg(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
+    _wait(lambda: not os.path.exists(f"/proc/{horse}") or _zombie(horse))
     with in_tenant(app, tenant) as session:  # the killed attempt's insert never committed
         assert session.scalar(select(func.count()).select_from(Account)) == 0
     with app.app_context():
