@@ -151,6 +151,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, default=100, help="requests per API query")
     p.add_argument("--db", default="crm_bench", help="database name (dropped and re-created)")
     p.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    p.add_argument(
+        "--import-only",
+        action="store_true",
+        help="stop after the import (no top-up to --contacts, no API queries)",
+    )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--results", default=None, help="directory of the JSON results")
     p.add_argument("--name", default="contacts", help="results file name (without .json)")
@@ -684,60 +689,8 @@ def count_contacts(engine: Any, tenant_id: Any) -> int:
         return conn.execute(text("select count(*) from contacts")).scalar_one()
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Run the benchmark; returns what it wrote to the JSON file."""
-    args = parse_args(argv)
-    bench_db = BenchDatabase(args.db)
-    phases: dict[str, float] = {}
-    console.print(f"[bold]contacts benchmark[/] on database {args.db}")
-    with Stopwatch() as w:
-        bench_db.create()
-    phases["migrate"] = w.seconds
-    app = bench_db.app(API_RATELIMIT="1000000 per minute")
-    owner = create_engine(bench_db.owner_url)
-    try:
-        with Stopwatch() as w:
-            world = provision(app, args)
-            bulk_accounts(owner, world)
-        phases["provision tenants"] = w.seconds
-        with Stopwatch() as w:
-            for other in world.others:
-                bulk_contacts(owner, other.id, 1, args.other_contacts)
-            bulk_contacts(owner, world.tenant.id, 1, args.existing, world)
-            analyze(owner)
-        phases["set-up: other tenants + existing contacts"] = w.seconds
-        console.print(f"set-up done in {sum(phases.values()):.0f} s; importing")
-
-        data, expect = import_csv(world, args.import_rows, args.existing, args.seed)
-        outcome = run_import(app, world, data, args.db, args.profile)
-        outcome["expected"] = expect
-        outcome["file_mb"] = round(len(data) / 1e6, 1)
-        phases["import (measured)"] = outcome["job_s"]
-
-        with Stopwatch() as w:
-            have = count_contacts(owner, world.tenant.id)
-            if have < args.contacts:
-                more = args.contacts - have
-                bulk_contacts(owner, world.tenant.id, args.existing + 1, more, world)
-            analyze(owner)
-        phases["set-up: top up to the target size"] = w.seconds
-        big = count_contacts(owner, world.tenant.id)
-        others = sum(count_contacts(owner, o.id) for o in world.others)
-
-        token = api_key(app, world)
-        s = samples(app, world, max(20, min(args.reps, 200)), args.seed)
-        with Stopwatch() as w:
-            api = measure_api(app, world, token, s, args.reps)
-        phases["API queries (measured)"] = w.seconds
-    finally:
-        owner.dispose()
-        with app.app_context():
-            from crm_platform.extensions import db
-
-            db.engine.dispose()
-        if not args.keep:
-            bench_db.drop()
-
+def print_import(outcome: dict[str, Any]) -> None:
+    """The import's table."""
     print_table(
         f"Import of {outcome['rows']:,} CSV rows (dedupe: skip)",
         [
@@ -769,6 +722,82 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ]
         ],
     )
+
+
+def _import_only(args: argparse.Namespace, outcome: dict[str, Any], phases: dict) -> dict:
+    """``--import-only``: print and write the import's figures (no API phase)."""
+    print_import(outcome)
+    print_table("Phases", ["phase", "seconds"], [[k, round(v, 1)] for k, v in phases.items()])
+    payload = {
+        "options": vars(args),
+        "import": outcome,
+        "phases_s": {k: round(v, 2) for k, v in phases.items()},
+        "targets": {"import_rows_per_s": TARGET_ROWS_PER_S},
+    }
+    from pathlib import Path
+
+    path = write_results(args.name, payload, Path(args.results) if args.results else None)
+    console.print(f"results written to {path}")
+    return payload
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark; returns what it wrote to the JSON file."""
+    args = parse_args(argv)
+    bench_db = BenchDatabase(args.db)
+    phases: dict[str, float] = {}
+    console.print(f"[bold]contacts benchmark[/] on database {args.db}")
+    with Stopwatch() as w:
+        bench_db.create()
+    phases["migrate"] = w.seconds
+    app = bench_db.app(API_RATELIMIT="1000000 per minute")
+    owner = create_engine(bench_db.owner_url)
+    try:
+        with Stopwatch() as w:
+            world = provision(app, args)
+            bulk_accounts(owner, world)
+        phases["provision tenants"] = w.seconds
+        with Stopwatch() as w:
+            for other in world.others:
+                bulk_contacts(owner, other.id, 1, args.other_contacts)
+            bulk_contacts(owner, world.tenant.id, 1, args.existing, world)
+            analyze(owner)
+        phases["set-up: other tenants + existing contacts"] = w.seconds
+        console.print(f"set-up done in {sum(phases.values()):.0f} s; importing")
+
+        data, expect = import_csv(world, args.import_rows, args.existing, args.seed)
+        outcome = run_import(app, world, data, args.db, args.profile)
+        outcome["expected"] = expect
+        outcome["file_mb"] = round(len(data) / 1e6, 1)
+        phases["import (measured)"] = outcome["job_s"]
+
+        if args.import_only:
+            return _import_only(args, outcome, phases)
+        with Stopwatch() as w:
+            have = count_contacts(owner, world.tenant.id)
+            if have < args.contacts:
+                more = args.contacts - have
+                bulk_contacts(owner, world.tenant.id, args.existing + 1, more, world)
+            analyze(owner)
+        phases["set-up: top up to the target size"] = w.seconds
+        big = count_contacts(owner, world.tenant.id)
+        others = sum(count_contacts(owner, o.id) for o in world.others)
+
+        token = api_key(app, world)
+        s = samples(app, world, max(20, min(args.reps, 200)), args.seed)
+        with Stopwatch() as w:
+            api = measure_api(app, world, token, s, args.reps)
+        phases["API queries (measured)"] = w.seconds
+    finally:
+        owner.dispose()
+        with app.app_context():
+            from crm_platform.extensions import db
+
+            db.engine.dispose()
+        if not args.keep:
+            bench_db.drop()
+
+    print_import(outcome)
     print_table(
         f"API /api/v1/contacts: {big:,} contacts in the tenant, {others:,} in "
         f"{len(world.others)} others; {args.reps} requests each",

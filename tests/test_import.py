@@ -330,6 +330,35 @@ def test_dedupe_skip_update_and_create_for_contacts(app: Any, owner: Any, acme: 
     assert count(app, acme, Contact) == 4
 
 
+def test_dedupe_skip_across_chunks_sees_the_file_and_only_this_tenant(
+    app: Any, owner: Any, acme: Any, factory: Any, monkeypatch: Any
+) -> None:
+    """The skip rule's lookup runs beside the writes (a second connection on PostgreSQL):
+    rows of earlier chunks are still caught, and another tenant's contacts never match."""
+    globex = factory.tenant("globex", owner_email="owner@globex.example", name="Globex")
+    add(app, globex, "contact", first_name="Theirs", email="shared@example.com")
+    add(app, acme, "contact", first_name="Ours", email="old@example.com")
+    monkeypatch.setattr(engine, "CHUNK", 2)
+    rows = [
+        "A,a@example.com",
+        "B,shared@example.com",  # only globex has it: created here
+        "C,OLD@example.com",  # acme has it: skipped
+        "D,a@example.com",  # line 2 again, one chunk later: rejected
+        "E,e@example.com",
+        "F,Shared@example.com",  # line 3 again, two chunks later: rejected
+    ]
+    data = ("First name,E-mail\n" + "\n".join(rows) + "\n").encode()
+    run(app, owner, data, {0: "first_name", 1: "email"}, dedupe="skip")
+    done = imports(app, acme)[-1]
+    assert (done.created_count, done.skipped_count, done.rejected_count) == (3, 1, 2)
+    assert [line for line, _problems in done.rejections] == [5, 7]
+    assert "Same as line 2" in " ".join(done.rejections[0][1])
+    mine = contacts(app, acme)
+    assert set(mine) == {"a@example.com", "shared@example.com", "old@example.com", "e@example.com"}
+    assert mine["old@example.com"]["first_name"] == "Ours"
+    assert contacts(app, globex)["shared@example.com"]["first_name"] == "Theirs"
+
+
 def test_dedupe_of_accounts_by_name_or_website(app: Any, owner: Any, acme: Any) -> None:
     add(app, acme, "account", name="Globex Corp.", website="https://www.globex.example/")
     data = (

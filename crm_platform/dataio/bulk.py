@@ -7,9 +7,11 @@ import's transaction) by one background thread: the database inserts a chunk whi
 validates the next. Row-level security still checks every row (``WITH CHECK``; a temporary
 table has no tenant data of its own), and so do foreign keys and unique indexes. ``COPY`` is
 the quickest way in, but PostgreSQL refuses ``COPY FROM`` into a table with row-level
-security, hence the temporary table. The next chunk's dedupe lookup (:meth:`BulkWriter.query`)
-queues behind the write on the same thread, so the database goes from one to the other while
-Python is still validating. Other databases get a plain ``executemany`` and lookups at once.
+security, hence the temporary table. A lookup that needs the import's own writes
+(:meth:`BulkWriter.query`) queues behind the write on the same thread; one that does not (the
+``skip`` dedupe lookup, :meth:`BulkWriter.read`) runs at once on a second connection, so that
+Python never waits for a chunk's write before it can check the next one. Other databases get
+a plain ``executemany`` and lookups at once.
 
 While work is queued the importer leaves the session alone: :meth:`BulkWriter.wait` (which
 re-raises the first error) comes before any other query, :meth:`BulkWriter.close` before the
@@ -25,6 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, insert, text
+from sqlalchemy.orm import Session
 
 from ..extensions import db
 
@@ -35,6 +38,9 @@ Batch = tuple[Table, Sequence[str], list[tuple]]
 def is_postgres() -> bool:
     """True when the session's database is PostgreSQL."""
     return db.session.get_bind().dialect.name == "postgresql"
+
+
+_GENERIC_PLANS = text("SET LOCAL plan_cache_mode = force_generic_plan")
 
 
 def prefer_generic_plans() -> None:
@@ -48,7 +54,7 @@ def prefer_generic_plans() -> None:
     lookups run this way: :func:`default_plans` when it is done.
     """
     if is_postgres():
-        db.session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        db.session.execute(_GENERIC_PLANS)
 
 
 def default_plans() -> None:
@@ -67,6 +73,10 @@ class BulkWriter:
         self._pool: ThreadPoolExecutor | None = None
         self._queued: list[Future[Any]] = []
         self._last_write: Future[Any] | None = None
+        self._reader: ThreadPoolExecutor | None = None
+        self._read_session: Session | None = None
+        #: Whether :meth:`read`'s session plans its lookups once (see prefer_generic_plans).
+        self.generic_plans = False
 
     def json(self, value: Any) -> Any:
         """A value of a JSON column as :meth:`write` takes it (JSON text for ``COPY``)."""
@@ -105,6 +115,34 @@ class BulkWriter:
             return done
         return self._submit(contextvars.copy_context().run, run)
 
+    def read(self, run: Callable[[Session], T]) -> Future[T]:
+        """``run(session)``: a read-only lookup that need not see this import's own writes.
+
+        On PostgreSQL it runs at once on a thread and a session of its own (a second
+        connection, in the caller's context: the tenant's row-level security and the ORM's
+        tenant criteria apply as to any session), so it does not queue behind the writes
+        and Python does not wait for a chunk's write before it can check the next. It sees
+        what was committed before it ran, not what the import's transaction wrote: the
+        caller keeps track of those rows itself (an import remembers the keys it wrote).
+        Other databases run it at once on the import's own session.
+        """
+        if not self.postgres:
+            done: Future[T] = Future()
+            done.set_result(run(db.session))
+            return done
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(1, thread_name_prefix="crm-bulk-read")
+        future = self._reader.submit(contextvars.copy_context().run, self._read, run)
+        self._queued.append(future)
+        return future
+
+    def _read(self, run: Callable[[Session], T]) -> T:
+        if self._read_session is None:
+            self._read_session = db.session.session_factory()
+            if self.generic_plans:
+                self._read_session.execute(_GENERIC_PLANS)
+        return run(self._read_session)
+
     def wait(self) -> None:
         """Wait for everything queued; raises the first error."""
         queued, self._queued = self._queued, []
@@ -130,6 +168,12 @@ class BulkWriter:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
+            if self._reader is not None:
+                self._reader.shutdown(wait=True)
+                self._reader = None
+            if self._read_session is not None:
+                self._read_session.close()  # ends its read-only transaction
+                self._read_session = None
 
     def _submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         if self._pool is None:

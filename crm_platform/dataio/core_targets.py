@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import lru_cache, partial
+from operator import itemgetter
 from typing import Any
 
 from flask import current_app
@@ -130,6 +131,18 @@ _tag_key = lru_cache(maxsize=1 << 12)(tag_key)
 #: An account name of the file that no account has.
 _NO_ACCOUNT = object()
 _TAG_COLUMNS = ("tenant_id", "id", "kind", "record_id", "tag")
+#: The columns of a new record's table row that _build works out itself, in this order.
+_BUILT_COLUMNS = ("tenant_id", "id", "custom", "tags", "created_at", "updated_at", "name_key")
+
+
+def _cells_of(names: Sequence[str]) -> Any:
+    """A function of a dict returning the tuple of its values of ``names``, at C speed."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    if names:
+        name = names[0]
+        return lambda values: (values[name],)
+    return lambda values: ()
 
 
 def _try(clean: Any, raw: Any) -> tuple[bool, Any]:
@@ -279,10 +292,11 @@ class RecordImporter:
         self.default_owner = actor_id if actor_id in self.context.member_ids else None
         self.tenant_id = require_tenant().id
         prefer_generic_plans()
+        self.writer = BulkWriter()
+        self.writer.generic_plans = True
         self.seen: dict[str, int] = {}
         self.columns = [c.key for c in self.model.__table__.columns]
         self.position = {name: i for i, name in enumerate(self.columns)}
-        self.writer = BulkWriter()
         #: Account references of the file (as written) → the account id, or _NO_ACCOUNT.
         self.account_refs: dict[str, Any] = {}
         self.known_choices: dict[tuple[str, str], str] = {}
@@ -290,6 +304,10 @@ class RecordImporter:
         #: check_values' outcomes by field and raw value (see its ``memo``).
         self.memo: dict[Any, Any] = {}
         self.encoded: dict[Any, Any] = {}
+        #: _layout's outcome by the fields of checked values; _tagged's by tag list.
+        self.layouts: dict[tuple[str, ...], Any] = {}
+        self.tag_lists: dict[tuple[str, ...], tuple[Any, tuple[str, ...]]] = {}
+        self._no_tags = self.writer.json([])
 
     # ------------------------------------------------------------------ preparing rows
 
@@ -404,8 +422,9 @@ class RecordImporter:
         return keys
 
     def _existing(self, all_keys: list[list[str]]) -> Future[dict[str, Any]]:
-        """Live, visible records matching any of the keys (one query), by key: queued after
-        the write in flight (see :meth:`~.bulk.BulkWriter.query`)."""
+        """Live, visible records matching any of the keys (one query), by key: beside the
+        write in flight (``skip``: :meth:`~.bulk.BulkWriter.read`) or queued after it
+        (``update``: :meth:`~.bulk.BulkWriter.query`)."""
         flat = {k for keys in all_keys for k in keys}
         if not flat or self.dedupe == "create":
             return self.writer.query(dict)
@@ -428,9 +447,9 @@ class RecordImporter:
         )
         contact = self.kind == "contact"
 
-        def run() -> dict[str, Any]:
+        def run(session: Any) -> dict[str, Any]:
             matches: dict[str, Any] = {}
-            for row in db.session.execute(stmt):
+            for row in session.execute(stmt):
                 found = row[0]
                 if contact:
                     matches.setdefault(f"e:{row[1]}", found)
@@ -441,7 +460,12 @@ class RecordImporter:
                         matches.setdefault(f"w:{host}", found)
             return matches
 
-        return self.writer.query(run)
+        if self.dedupe == "skip":
+            # Only ids: no need to wait for the writes queued before (see BulkWriter.read);
+            # the records this import wrote are in self.seen.
+            return self.writer.read(run)
+        # "update" loads the records to change into the import's own session.
+        return self.writer.query(lambda: run(db.session))
 
     # ------------------------------------------------------------------ the protocol
 
@@ -451,8 +475,7 @@ class RecordImporter:
         if self.kind == "contact":
             self._resolve_accounts(prepared)
         # Every row is validated as a new record (no query) while the database writes the
-        # previous chunk; the dedupe lookup queues behind that write and runs while the
-        # table rows are built.
+        # previous chunk; the dedupe lookup runs while the table rows are built.
         checked = self._validate_all([data for data, _e in prepared])
         keys = [self._keys(data) for data, _e in prepared]
         lookup = self._existing(keys)
@@ -460,11 +483,22 @@ class RecordImporter:
             self._build(checked)
         existing = lookup.result()
         out = []
+        seen = self.seen
         for row, (data, errors), valid, row_keys in zip(rows, prepared, checked, keys, strict=True):
+            if not (errors or preview) and valid.__class__ is tuple:
+                for key in row_keys:
+                    if key in seen or key in existing:
+                        break
+                else:
+                    # The common case: a valid new record (what _check_row would say).
+                    for key in row_keys:
+                        seen[key] = row.line
+                    out.append(RowResult(row.line, "create", payload=valid))
+                    continue
             result = self._check_row(row, data, errors, row_keys, existing, valid)
             if result.action != "reject":
                 for key in row_keys:
-                    self.seen.setdefault(key, row.line)
+                    seen.setdefault(key, row.line)
             if preview:
                 result.shown = self._shown(row, result)
             out.append(result)
@@ -486,32 +520,54 @@ class RecordImporter:
     def _build(self, checked: list[Any]) -> None:
         """The table rows (and tag rows) of every row that is valid as a new record, made
         while the database still works on the previous chunk; :meth:`write` sends the ones
-        created. Each valid ``(values, custom)`` gets them appended: ``(..., id, row, tags)``.
+        created. Each valid ``(values, custom)`` gets them appended:
+        ``(..., id, row, tags, columns)``, the row's cells in the order of ``columns``.
         """
         valid = [i for i, c in enumerate(checked) if isinstance(c, tuple)]
         now = utcnow()
-        position, tenant_id, kind = self.position, self.tenant_id, self.kind
-        encode = self._encode
-        blank = [None] * len(self.columns)
+        tenant_id, kind = self.tenant_id, self.kind
+        encode, tagged = self._encode, self._tagged
         ids = uuid7s(len(valid))
         for i, rid in zip(valid, ids, strict=True):
             values, custom = checked[i]
-            row = blank[:]
-            for name, value in values.items():
-                row[position[name]] = value
-            row_tags = values.get("tags") or []
-            row[position["tenant_id"]] = tenant_id
-            row[position["id"]] = rid
-            row[position["custom"]] = encode(custom)
-            row[position["tags"]] = encode(row_tags)
-            row[position["created_at"]] = row[position["updated_at"]] = now
+            columns, pick, nones = self._layout(values)
+            tags_json, tag_keys = tagged(values.get("tags"))
             if kind == "contact":
                 key = _name_key(values.get("first_name"), values.get("last_name"))
             else:
                 key = _name_key(values.get("name"))
-            row[position["name_key"]] = key
-            tags = [(tenant_id, kind, rid, t) for t in dict.fromkeys(map(_tag_key, row_tags)) if t]
-            checked[i] = (values, custom, rid, tuple(row), tags)
+            # The cells in the order of _layout's columns: these first, then the values'.
+            row = (tenant_id, rid, encode(custom), tags_json, now, now, key, *pick(values), *nones)
+            tags = [(tenant_id, kind, rid, t) for t in tag_keys] if tag_keys else []
+            checked[i] = (values, custom, rid, row, tags, columns)
+
+    def _layout(self, values: dict[str, Any]) -> tuple[tuple[str, ...], Any, tuple[None, ...]]:
+        """The columns of the table rows that :meth:`_build` makes of checked ``values``, the
+        getter of the values' own cells and the empty cells of the other columns (worked out
+        once per set of fields)."""
+        names = tuple(values)
+        layout = self.layouts.get(names)
+        if layout is None:
+            own = [n for n in names if n in self.position and n not in _BUILT_COLUMNS]
+            rest = [c for c in self.columns if c not in _BUILT_COLUMNS and c not in own]
+            layout = self.layouts[names] = (
+                (*_BUILT_COLUMNS, *own, *rest),
+                _cells_of(own),
+                (None,) * len(rest),
+            )
+        return layout
+
+    def _tagged(self, tags: Any) -> tuple[Any, tuple[str, ...]]:
+        """A row's tags as the JSON of the ``tags`` column and the keys of its tag rows (a
+        file's tag lists repeat: each distinct one is worked out once)."""
+        if not tags:
+            return self._no_tags, ()
+        key = tuple(tags)
+        out = self.tag_lists.get(key)
+        if out is None:
+            keys = tuple(t for t in dict.fromkeys(map(_tag_key, tags)) if t)
+            out = self.tag_lists[key] = (self.writer.json(list(tags)), keys)
+        return out
 
     def _encode(self, value: Any) -> Any:
         """A JSON value for the writer; the custom values and tags of a file repeat, so each
@@ -605,14 +661,17 @@ class RecordImporter:
         )
         if limit:
             raise ImportProblem(limit)
-        rows = [r.payload[3] for r in created]
+        by_columns: dict[tuple[str, ...], list[tuple]] = {}
+        for result in created:
+            by_columns.setdefault(result.payload[5], []).append(result.payload[3])
         tags = [t for r in created for t in r.payload[4]]
         tag_rows = [
             (t, i, k, r, g) for i, (t, k, r, g) in zip(uuid7s(len(tags)), tags, strict=True)
         ]
+        table = self.model.__table__
         self.writer.write(
             [
-                (self.model.__table__, self.columns, rows),
+                *((table, columns, rows) for columns, rows in by_columns.items()),
                 (RecordTag.__table__, _TAG_COLUMNS, tag_rows),
             ]
         )

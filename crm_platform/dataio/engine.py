@@ -19,9 +19,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import methodcaller
+from operator import attrgetter, methodcaller
 from typing import Any, Protocol
 
 from flask_babel import gettext as _
@@ -38,6 +39,9 @@ SHOWN_REJECTIONS = 500
 ROW_ERROR = "_row"
 #: Whether a cell starts with a quote (called at C speed for every cell).
 _quoted = methodcaller("startswith", "'")
+_action, _line = attrgetter("action"), attrgetter("line")
+#: Every other action is a rejection.
+_ACCEPTED = frozenset({"create", "update", "skip"})
 
 
 class ImportProblem(RuntimeError):
@@ -274,18 +278,17 @@ def _run_chunks(
         sources = [r for r in chunk if isinstance(r, SourceRow)]
         results = importer.check(sources)
         importer.write(results)
-        by_line = {s.line: s.cells for s in sources}
-        for result in early:
-            by_line[result.line] = result.payload
-        for result in sorted([*early, *results], key=lambda r: r.line):
-            if result.action == "create":
-                outcome.created += 1
-            elif result.action == "update":
-                outcome.updated += 1
-            elif result.action == "skip":
-                outcome.skipped += 1
-            else:
-                outcome.rejected += 1
+        done = Counter(map(_action, results))
+        outcome.created += done["create"]
+        outcome.updated += done["update"]
+        outcome.skipped += done["skip"]
+        rejected = [r for r in results if r.action not in _ACCEPTED] + early
+        if rejected:
+            outcome.rejected += len(rejected)
+            by_line = {s.line: s.cells for s in sources}
+            for result in early:
+                by_line[result.line] = result.payload
+            for result in sorted(rejected, key=_line):
                 problems = reasons(result.errors, labels)
                 if len(outcome.rejections) < SHOWN_REJECTIONS:
                     outcome.rejections.append([result.line, problems])

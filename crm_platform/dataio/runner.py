@@ -11,8 +11,11 @@ Running it again for a finished import does nothing.
 
 from __future__ import annotations
 
+import gc
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask_babel import force_locale
@@ -56,6 +59,25 @@ def _progress_message(done: int, total: int) -> str:
     return _("%(done)s of %(total)s rows checked", done=f"{done:,}", total=f"{max(total, done):,}")
 
 
+@contextmanager
+def cycle_collection_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (back on, as it was, afterwards).
+
+    Checking a row makes a dozen small lists, dicts and tuples that refer to nothing that
+    refers back to them: reference counting frees them, and the collector's passes over the
+    objects the import keeps (the remembered checks, the dedupe keys, the rows of the chunk
+    in flight) found nothing and cost about a sixth of the job's CPU. A cycle made inside
+    the block waits for the first collection after it.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def execute(imp: ImportJob) -> Outcome:
     """Import every row of ``imp`` in the current transaction (the caller commits)."""
     target = import_targets().get(imp.target)
@@ -83,7 +105,7 @@ def execute(imp: ImportJob) -> Outcome:
         set_progress(min(done, max(total, done)), max(total, done), _progress_message(done, total))
 
     try:
-        with frozen_heap():
+        with frozen_heap(), cycle_collection_paused():
             outcome = run_rows(
                 sheet.rows,
                 headers=sheet.headers,
