@@ -3,15 +3,55 @@
 ``secure_tenant_table`` turns on row-level security (ENABLE + FORCE) with the tenant policy
 and grants the app and provider roles access. ``grant_platform_table`` grants access to a
 table without tenant rows. On SQLite both do nothing.
+
+``tenant_id_fk`` and ``same_tenant_fk`` are the foreign keys of a tenant table for
+``op.create_table``, named as the models' naming convention names them (so autogenerate and
+``crm db check-tenancy`` see no difference)::
+
+    op.create_table(
+        "loyalty_cards",
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("contact_id", sa.Uuid(), nullable=False),
+        tenant_id_fk("loyalty_cards"),
+        same_tenant_fk("loyalty_cards", "contact_id", "contacts", ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_loyalty_cards")),
+    )
 """
 
 from __future__ import annotations
 
 import os
 
+import sqlalchemy as sa
 from alembic import op
 
 TENANT_PREDICATE = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid"
+
+
+def tenant_id_fk(table: str) -> sa.ForeignKeyConstraint:
+    """``table.tenant_id -> tenants.id``, ``ON DELETE CASCADE`` (deleting a tenant deletes its
+    rows), named ``fk_<table>_tenant_id_tenants``."""
+    return sa.ForeignKeyConstraint(
+        ["tenant_id"],
+        ["tenants.id"],
+        name=op.f(f"fk_{table}_tenant_id_tenants"),
+        ondelete="CASCADE",
+    )
+
+
+def same_tenant_fk(
+    table: str, column: str, target: str, *, ondelete: str | None = None
+) -> sa.ForeignKeyConstraint:
+    """``(tenant_id, column) -> target(tenant_id, id)``: a row of ``table`` can point only at a
+    row of the same tenant. Named ``fk_<table>_tenant_id_<column>_<target>``; ``ondelete``
+    (e.g. ``"CASCADE"``) is left out unless given, like the models' ``tenant_foreign_key``."""
+    return sa.ForeignKeyConstraint(
+        ["tenant_id", column],
+        [f"{target}.tenant_id", f"{target}.id"],
+        name=op.f(f"fk_{table}_tenant_id_{column}_{target}"),
+        ondelete=ondelete,
+    )
 
 
 def _roles() -> tuple[str, str]:

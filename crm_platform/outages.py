@@ -21,14 +21,17 @@ from flask import Flask, Response, request
 from markupsafe import escape
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, ExceptionContext
+from sqlalchemy.exc import OperationalError
 
 from .extensions import db
 
 log = logging.getLogger("crm.outage")
 RETRY_AFTER_SECONDS = 5
 
-#: What a lost service raises in a request.
+#: What a lost service raises in a request (a lost database connection is always an
+#: ``OperationalError``: see :func:`_lost_connection_is_operational`).
 TRANSIENT: tuple[type[BaseException], ...] = (
     OperationalError,
     RedisConnectionError,
@@ -51,12 +54,22 @@ seconds.</p>
 """
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Whether ``exc`` means a lost service rather than a bug (a ``DBAPIError`` counts when
-    the driver says the connection is gone)."""
-    if isinstance(exc, TRANSIENT):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+@event.listens_for(Engine, "handle_error")
+def _lost_connection_is_operational(context: ExceptionContext) -> BaseException | None:
+    """Raise a lost connection as an ``OperationalError`` whatever the driver's class for it
+    (e.g. SQLite's "closed database" ``ProgrammingError``), so the 503 handler is chosen by
+    class alone. Other errors, and disconnects already of that class, are left as they are."""
+    error = context.sqlalchemy_exception
+    if not context.is_disconnect or error is None or isinstance(error, OperationalError):
+        return None
+    return OperationalError(
+        error.statement,
+        error.params,
+        error.orig,
+        hide_parameters=error.hide_parameters,
+        connection_invalidated=True,
+        ismulti=error.ismulti,
+    )
 
 
 def _service(exc: BaseException) -> str:
@@ -88,13 +101,8 @@ def unavailable(exc: BaseException) -> Response:
     return response
 
 
-def _handle(exc: BaseException) -> Any:
-    if not is_transient(exc):
-        raise exc
-    return unavailable(exc)
-
-
 def init_app(app: Flask) -> None:
-    """Answer lost-service errors with 503 (``RATELIMIT_SWALLOW_ERRORS`` is in the config)."""
-    for exc_class in (*TRANSIENT, DBAPIError):
-        app.register_error_handler(exc_class, _handle)
+    """Answer lost-service errors with 503 (``RATELIMIT_SWALLOW_ERRORS`` is in the config);
+    every other error takes the usual 500 path."""
+    for exc_class in TRANSIENT:
+        app.register_error_handler(exc_class, unavailable)

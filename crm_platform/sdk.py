@@ -31,7 +31,13 @@ from .identity import ROLE_LABELS, ROLES, Invitation, Membership, Tenant, User, 
 from .ids import parse_uuid, uuid7
 from .jobs import enqueue_after_commit, frozen_heap, job, set_progress
 from .mail import send_mail
-from .migration_ops import add_select_policy, grant_platform_table, secure_tenant_table
+from .migration_ops import (
+    add_select_policy,
+    grant_platform_table,
+    same_tenant_fk,
+    secure_tenant_table,
+    tenant_id_fk,
+)
 from .modules import (
     ModuleStatus,
     disable_module,
@@ -188,8 +194,10 @@ __all__ = [
     "module_catalogue",
     "module_enabled",
     "module_settings",
+    "same_tenant_fk",
     "save_module_settings",
     "secure_tenant_table",
+    "tenant_id_fk",
     "AuditEvent",
     "INDUSTRY_LABELS",
     "Base",

@@ -29,6 +29,7 @@ __all__ = [
     "csrf_token_from",
     "database",
     "factory",
+    "free_port",
     "in_tenant",
     "login",
     "make_api_key",
@@ -110,6 +111,17 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+def free_port() -> int:
+    """A loopback TCP port that nobody listens on right now, for a test server to bind.
+
+    The port is found by binding to port 0 and closing the socket, so another process could
+    take it before the caller binds; on a test machine that race is rare enough to accept.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _worker() -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import socket
 import threading
 import time
 from collections import Counter
@@ -20,12 +19,7 @@ from crm_platform.identity import Tenant
 from crm_platform.modules import enable_module
 from crm_platform.records.service import create_record
 from crm_platform.sdk import create_order, utcnow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from crm_platform.testing import free_port
 
 
 def enable_marketing(app: Any, tenant: Any) -> None:

@@ -36,7 +36,6 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -135,10 +134,12 @@ def _run(cmd: list[str], *, env: dict[str, str], log: Path, stdin: str = "") -> 
 
 def _initialise(target: Path) -> float:
     """Build the database into ``target``; the seconds it took."""
+    from crm_platform.testing import free_port  # here: the trytond subprocesses skip the app
+
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tryton-init-") as tmp:
         workdir = Path(tmp)
-        config = _write_config(workdir, _free_port())
+        config = _write_config(workdir, free_port())
         env = _environment(workdir)
         log = workdir / "init.log"
         (workdir / f"{TRYTON_DATABASE}.sqlite").touch()
@@ -234,12 +235,6 @@ def _setup(config: str) -> None:
         country(name=name, code=code).save()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _login_answers(url: str) -> bool:
     body = json.dumps(
         {
@@ -288,13 +283,15 @@ class TrytonServer:
 
     def start(self) -> None:
         """Copy the cached database, start ``trytond`` and wait until a login succeeds."""
+        from crm_platform.testing import free_port  # here: the trytond subprocesses skip the app
+
         source, self.init_seconds = cached_database()
         started = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, self.workdir / f"{TRYTON_DATABASE}.sqlite")
         last_error = ""
         for _attempt in range(3):  # a free port may be taken between the check and the bind
-            self.port = _free_port()
+            self.port = free_port()
             config = _write_config(self.workdir, self.port)
             log = self.workdir / "trytond.log"
             with log.open("ab") as out:

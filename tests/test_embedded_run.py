@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,17 +33,12 @@ from rq import Queue, Worker
 from rq.job import Job, JobStatus
 
 from crm_platform.cli import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SLUG
+from crm_platform.testing import free_port
 
 BIN = Path(sys.executable).parent
 CRM = str(BIN / "crm")
 TESTS_DIR = Path(__file__).resolve().parent
 STARTUP_TIMEOUT = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def embedded_env(instance: Path) -> dict[str, str]:

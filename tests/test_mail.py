@@ -8,7 +8,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import socket
 import uuid
 from email.message import EmailMessage
 from typing import Any
@@ -24,14 +23,9 @@ from crm_platform.extensions import db
 from crm_platform.jobs import get_queue
 from crm_platform.mail import OutboxMessage, deliver_mail, send_mail
 from crm_platform.redis_conn import get_redis
+from crm_platform.testing import free_port
 
 TO = "pat@example.com"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Collector:

@@ -36,7 +36,7 @@ from crm_platform.extensions import db
 from crm_platform.jobs import get_queue
 from crm_platform.redis_conn import get_redis
 from crm_platform.schedules import enqueue_due_schedules
-from crm_platform.testing import PG_ADMIN, Factory, run_jobs, wipe_database
+from crm_platform.testing import PG_ADMIN, Factory, free_port, run_jobs, wipe_database
 
 
 def _wait(predicate: Any, seconds: float = 30.0) -> None:
@@ -213,12 +213,6 @@ def test_database_restart_fails_requests_cleanly_and_recovers(
 # --------------------------------------------------------------------------- Redis
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start_redis(port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
@@ -238,7 +232,7 @@ def _start_redis(port: int) -> subprocess.Popen:
 
 
 def test_redis_restart_keeps_pages_up_and_jobs_queue_again(app_config: dict[str, Any]) -> None:
-    port = _free_port()
+    port = free_port()
     server = _start_redis(port)
     try:
         app = create_app({**app_config, "REDIS_URL": f"redis://127.0.0.1:{port}/0"})

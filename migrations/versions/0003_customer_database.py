@@ -19,7 +19,7 @@ import unicodedata
 import sqlalchemy as sa
 from alembic import op
 
-from crm_platform.migration_ops import secure_tenant_table
+from crm_platform.migration_ops import secure_tenant_table, tenant_id_fk
 
 revision = "0003_customer_database"
 down_revision = "0002_modules"
@@ -45,13 +45,6 @@ CONTACT_INDEXES = (
 )
 
 
-def _tenant_fk(table):
-    return sa.ForeignKeyConstraint(
-        ["tenant_id"], ["tenants.id"], name=op.f(f"fk_{table}_tenant_id_tenants"),
-        ondelete="CASCADE",
-    )
-
-
 def _key_columns():
     return [sa.Column("tenant_id", sa.Uuid(), nullable=False), sa.Column("id", sa.Uuid(), nullable=False)]
 
@@ -62,7 +55,7 @@ def _create_tables():
         *_key_columns(),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        _tenant_fk("teams"),
+        tenant_id_fk("teams"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_teams")),
         sa.UniqueConstraint("tenant_id", "name", name=op.f("uq_teams_tenant_id_name")),
     )
@@ -75,7 +68,7 @@ def _create_tables():
             ["tenant_id", "team_id"], ["teams.tenant_id", "teams.id"],
             name=op.f("fk_team_members_tenant_id_team_id_teams"), ondelete="CASCADE",
         ),
-        _tenant_fk("team_members"),
+        tenant_id_fk("team_members"),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_team_members_user_id_users"),
             ondelete="CASCADE",
@@ -98,7 +91,7 @@ def _create_tables():
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        _tenant_fk("custom_fields"),
+        tenant_id_fk("custom_fields"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_custom_fields")),
         sa.UniqueConstraint(
             "tenant_id", "entity", "key", name=op.f("uq_custom_fields_tenant_id_entity_key")
@@ -110,7 +103,7 @@ def _create_tables():
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("record_id", sa.Uuid(), nullable=False),
         sa.Column("tag", sa.String(length=40), nullable=False),
-        _tenant_fk("record_tags"),
+        tenant_id_fk("record_tags"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_record_tags")),
         sa.UniqueConstraint(
             "tenant_id", "kind", "tag", "record_id",
@@ -151,7 +144,7 @@ def _create_tables():
             ["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"],
             name=op.f("fk_activities_tenant_id_contact_id_contacts"),
         ),
-        _tenant_fk("activities"),
+        tenant_id_fk("activities"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_activities")),
     )
     op.create_index(
@@ -173,7 +166,7 @@ def _create_tables():
         sa.Column("name", sa.String(length=80), nullable=False),
         sa.Column("query", sa.String(length=2000), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        _tenant_fk("saved_views"),
+        tenant_id_fk("saved_views"),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_saved_views_user_id_users"),
             ondelete="CASCADE",
@@ -196,7 +189,7 @@ def _create_tables():
             ["by_id"], ["users.id"], name=op.f("fk_duplicate_dismissals_by_id_users"),
             ondelete="SET NULL",
         ),
-        _tenant_fk("duplicate_dismissals"),
+        tenant_id_fk("duplicate_dismissals"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_duplicate_dismissals")),
         sa.UniqueConstraint(
             "tenant_id", "kind", "first_id", "second_id",

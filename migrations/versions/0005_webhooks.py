@@ -12,7 +12,7 @@ Deleting a webhook deletes its deliveries and their attempts.
 import sqlalchemy as sa
 from alembic import op
 
-from crm_platform.migration_ops import secure_tenant_table
+from crm_platform.migration_ops import secure_tenant_table, tenant_id_fk
 
 revision = "0005_webhooks"
 down_revision = "0003_customer_database"
@@ -27,13 +27,6 @@ def _key_columns():
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
     ]
-
-
-def _tenant_fk(table):
-    return sa.ForeignKeyConstraint(
-        ["tenant_id"], ["tenants.id"], name=op.f(f"fk_{table}_tenant_id_tenants"),
-        ondelete="CASCADE",
-    )
 
 
 def _response_columns():
@@ -57,7 +50,7 @@ def upgrade():
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("secret_rotated_at", sa.DateTime(timezone=True), nullable=True),
-        _tenant_fk("webhooks"),
+        tenant_id_fk("webhooks"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_webhooks")),
     )
     op.create_table(
@@ -79,7 +72,7 @@ def upgrade():
             name=op.f("fk_webhook_deliveries_tenant_id_webhook_id_webhooks"),
             ondelete="CASCADE",
         ),
-        _tenant_fk("webhook_deliveries"),
+        tenant_id_fk("webhook_deliveries"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_webhook_deliveries")),
     )
     op.create_index(
@@ -101,7 +94,7 @@ def upgrade():
             name=op.f("fk_webhook_attempts_tenant_id_delivery_id_webhook_deliveries"),
             ondelete="CASCADE",
         ),
-        _tenant_fk("webhook_attempts"),
+        tenant_id_fk("webhook_attempts"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_webhook_attempts")),
     )
     op.create_index(

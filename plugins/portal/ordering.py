@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from flask import g
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -63,7 +64,17 @@ def sales_on() -> bool:
 
 
 def price_book(org: PartnerOrg) -> Any:
-    """The partner's active price book, else the workspace's default one, else ``None``."""
+    """The partner's active price book, else the workspace's default one, else ``None``.
+
+    Read once per request and organisation (the order page asks several times)."""
+    key = (org.id, org.price_book_id)
+    known = g.setdefault("portal_price_books", {})
+    if key not in known:
+        known[key] = _find_price_book(org)
+    return known[key]
+
+
+def _find_price_book(org: PartnerOrg) -> Any:
     from plugins.sfa.products import all_price_books, find_price_book
 
     if org.price_book_id is not None:
@@ -94,31 +105,32 @@ def not_ready(org: PartnerOrg) -> str | None:
 
 def catalogue(org: PartnerOrg, query: str = "") -> list[Offer]:
     """Active products with a price in the partner's book's currency (matching ``query``),
-    at most :data:`CATALOGUE_LIMIT`, by code."""
-    from plugins.sfa.products import all_products, price_of
+    at most :data:`CATALOGUE_LIMIT`, by code; priced a page of products per query."""
+    from plugins.sfa.products import all_products, prices_of
 
     book = price_book(org)
     if book is None:
         return []
-    offers = []
-    for product in all_products(active_only=True, q=(query or "").strip()[:100] or None):
-        price = price_of(product, book, book.currency)
-        if price is not None:
-            offers.append(Offer(product, price))
+    products = all_products(active_only=True, q=(query or "").strip()[:100] or None)
+    offers: list[Offer] = []
+    for start in range(0, len(products), CATALOGUE_LIMIT):
+        page = products[start : start + CATALOGUE_LIMIT]
+        prices = prices_of(page, book)
+        offers.extend(Offer(p, prices[p.id]) for p in page if p.id in prices)
         if len(offers) >= CATALOGUE_LIMIT:
             break
-    return offers
+    return offers[:CATALOGUE_LIMIT]
 
 
 def basket(org: PartnerOrg, data: Any) -> tuple[Basket, dict[str, str]]:
     """The lines the form asks for (``qty-<product id>`` fields), priced; with the problems
     found per field (a quantity that is not a whole number from 0 to 100,000, a product that
-    is not for sale)."""
-    from plugins.sfa.products import find_product, price_of
+    is not for sale). The products are read and priced in one query each."""
+    from plugins.sfa.products import find_products, prices_of
 
     book = price_book(org)
     errors: dict[str, str] = {}
-    lines: list[tuple[Offer, int, Decimal]] = []
+    wanted: list[tuple[str, str, int]] = []  # field, product id, quantity
     for name in list(data.keys())[: MAX_LINES * 20]:
         match = QTY_FIELD.match(name)
         if not match:
@@ -129,12 +141,16 @@ def basket(org: PartnerOrg, data: Any) -> tuple[Basket, dict[str, str]]:
         if not raw.isdigit() or not 0 < int(raw) <= MAX_QUANTITY:
             errors[name] = _("Enter a whole number from 0 to %(max)d.", max=MAX_QUANTITY)
             continue
-        product = find_product(match.group(1))
-        price = price_of(product, book, book.currency) if product and book else None
+        wanted.append((name, match.group(1), int(raw)))
+    products = find_products(pid for _n, pid, _q in wanted)
+    prices = prices_of(products.values(), book) if book is not None else {}
+    lines: list[tuple[Offer, int, Decimal]] = []
+    for name, pid, quantity in wanted:
+        product = products.get(parse_uuid(pid))
+        price = prices.get(product.id) if product is not None else None
         if product is None or not product.active or price is None:
             errors[name] = _("This product is not for sale.")
             continue
-        quantity = int(raw)
         lines.append((Offer(product, price), quantity, price * quantity))
     if len(lines) > MAX_LINES:
         errors["lines"] = _("An order has at most %(num)d lines.", num=MAX_LINES)

@@ -12,12 +12,14 @@ currency's default book. The caller commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
+from sqlalchemy.orm import aliased
 
 from crm_platform.sdk import ValidationFailed, clean_text, db, parse_uuid, require_tenant, utcnow
 
@@ -27,6 +29,8 @@ from .settings import clean_currency
 MAX_PRICE = Decimal("999999999999.99")
 MAX_QUANTITY = Decimal("999999999.999")
 HUNDRED = Decimal(100)
+#: How many products :func:`prices_of` prices in one query (the size of its ``IN`` list).
+PRICE_BATCH = 500
 
 
 # --------------------------------------------------------------------------- values
@@ -185,6 +189,15 @@ def find_product(product_id: Any) -> Product | None:
     """The tenant's product ``product_id`` (any form of id), or ``None``."""
     pid = parse_uuid(product_id)
     return db.session.get(Product, (require_tenant().id, pid)) if pid else None
+
+
+def find_products(product_ids: Iterable[Any]) -> dict[uuid.UUID, Product]:
+    """The tenant's products among ``product_ids`` (any form of id; malformed ones and other
+    tenants' are left out), by id, in one query."""
+    ids = {pid for pid in map(parse_uuid, product_ids) if pid is not None}
+    if not ids:
+        return {}
+    return {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(ids)))}
 
 
 def _check_code(code: str, product: Product | None) -> None:
@@ -401,27 +414,72 @@ def pick_price_book(
 
 
 def default_book(currency: str) -> PriceBook | None:
-    """The currency's default (standard) book, if any."""
-    return next((b for b in all_price_books(currency=currency) if b.is_default), None)
+    """The currency's default (standard) book, if any (one query)."""
+    return db.session.scalars(_default_book_stmt(currency)).first()
+
+
+def _default_book_stmt(currency: str) -> Any:
+    """The currency's default book first (by name, should two be marked default)."""
+    return (
+        select(PriceBook)
+        .where(PriceBook.currency == currency, PriceBook.is_default.is_(True))
+        .order_by(PriceBook.name)
+        .limit(1)
+    )
+
+
+def prices_of(
+    products: Iterable[Product | Any], book: PriceBook | None, currency: str | None = None
+) -> dict[uuid.UUID, Decimal]:
+    """The unit prices of many products for a quote in ``currency`` (default: the book's)
+    priced from ``book``, by product id, in one query per :data:`PRICE_BATCH` products.
+
+    ``products`` are ``Product`` rows or ids (any form; another tenant's or a malformed id is
+    left out). Per product: the book's entry (when the book is in ``currency``); else the
+    currency's default book's; else the product's list price when it is in ``currency``. A
+    product without a price in that currency is not in the answer.
+    """
+    if currency is None:
+        if book is None:
+            raise ValueError("prices_of needs a currency when there is no book")
+        currency = book.currency
+    wanted = (item.id if isinstance(item, Product) else parse_uuid(item) for item in products)
+    ids = list(dict.fromkeys(pid for pid in wanted if pid is not None))
+    own = aliased(PriceBookEntry)  # the book's entry
+    standard = aliased(PriceBookEntry)  # the default book's entry
+    own_book = book.id if book is not None and book.currency == currency else None
+    default_id = _default_book_stmt(currency).with_only_columns(PriceBook.id).scalar_subquery()
+    prices: dict[uuid.UUID, Decimal] = {}
+    for start in range(0, len(ids), PRICE_BATCH):
+        stmt = (
+            select(Product.id, Product.currency, Product.unit_price)
+            .add_columns(own.unit_price, standard.unit_price)
+            .select_from(Product)
+            .outerjoin(
+                own,
+                (own.tenant_id == Product.tenant_id)
+                & (own.product_id == Product.id)
+                & ((own.price_book_id == own_book) if own_book is not None else false()),
+            )
+            .outerjoin(
+                standard,
+                (standard.tenant_id == Product.tenant_id)
+                & (standard.product_id == Product.id)
+                & (standard.price_book_id == default_id),
+            )
+            .where(Product.id.in_(ids[start : start + PRICE_BATCH]))
+        )
+        for pid, list_currency, list_price, book_price, default_price in db.session.execute(stmt):
+            if book_price is not None:
+                prices[pid] = Decimal(book_price)
+            elif default_price is not None:
+                prices[pid] = Decimal(default_price)
+            elif list_currency == currency:
+                prices[pid] = Decimal(list_price)
+    return prices
 
 
 def price_of(product: Product, book: PriceBook | None, currency: str) -> Decimal | None:
-    """The product's unit price for a quote in ``currency`` priced from ``book``.
-
-    The book's entry; else the currency's default book's; else the product's list price
-    when it is in ``currency``. ``None``: the product has no price in that currency.
-    """
-    for candidate in (book, default_book(currency)):
-        if candidate is None or candidate.currency != currency:
-            continue
-        price = db.session.scalar(
-            select(PriceBookEntry.unit_price).where(
-                PriceBookEntry.price_book_id == candidate.id,
-                PriceBookEntry.product_id == product.id,
-            )
-        )
-        if price is not None:
-            return Decimal(price)
-    if product.currency == currency:
-        return Decimal(product.unit_price)
-    return None
+    """The product's unit price for a quote in ``currency`` priced from ``book`` (the rules of
+    :func:`prices_of`). ``None``: the product has no price in that currency."""
+    return prices_of([product], book, currency).get(product.id)

@@ -10,7 +10,6 @@ suite's helpers import from. So each test module imports the fixtures it uses fr
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -22,17 +21,11 @@ import pytest
 import requests
 from helpers_calendar import RadicaleServer, signed_in_client
 
-from crm_platform.testing import TenantInfo
+from crm_platform.testing import TenantInfo, free_port
 
 __all__ = ["acme", "app_config", "calendar_url", "owner", "radicale"]
 
 USERS = {"alice": "alice-pw", "bob": "bob-pw"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 _RUNNING: list[RadicaleServer] = []
@@ -52,7 +45,7 @@ def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadicaleServe
     log = root / "radicale.log"
     proc: subprocess.Popen[bytes] | None = None
     for _attempt in range(3):
-        port = _free_port()
+        port = free_port()
         config.write_text(
             f"[server]\nhosts = 127.0.0.1:{port}\n"
             f"[auth]\ntype = htpasswd\nhtpasswd_filename = {users}\n"

@@ -4,7 +4,6 @@ inbound SMTP server on a free port."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +11,8 @@ import pytest
 from conftest import login
 from helpers_records import app_with, dispose
 from helpers_web import post_form
+
+from crm_platform.testing import free_port
 
 from .helpers import EventLog
 
@@ -56,13 +57,6 @@ def agent(app: Any, acme: Any, factory: Any) -> Any:
     client = app.test_client()
     assert login(client, "agent@acme.example").status_code == 302
     return client
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

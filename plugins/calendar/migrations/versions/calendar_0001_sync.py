@@ -13,7 +13,7 @@ PostgreSQL.
 import sqlalchemy as sa
 from alembic import op
 
-from crm_platform.sdk import secure_tenant_table
+from crm_platform.sdk import secure_tenant_table, tenant_id_fk
 
 revision = "calendar_0001"
 down_revision = None
@@ -26,15 +26,6 @@ TABLES = (
     "calendar_sync_items",
     "calendar_event_details",
 )
-
-
-def _tenant_fk(table):
-    return sa.ForeignKeyConstraint(
-        ["tenant_id"],
-        ["tenants.id"],
-        name=op.f(f"fk_{table}_tenant_id_tenants"),
-        ondelete="CASCADE",
-    )
 
 
 def upgrade():
@@ -60,7 +51,7 @@ def upgrade():
         sa.Column("last_sync_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        _tenant_fk("calendar_connections"),
+        tenant_id_fk("calendar_connections"),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
@@ -79,7 +70,7 @@ def upgrade():
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        _tenant_fk("calendar_feeds"),
+        tenant_id_fk("calendar_feeds"),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
@@ -112,7 +103,7 @@ def upgrade():
             name=op.f("fk_calendar_sync_items_tenant_id_connection_id_calendar_connections"),
             ondelete="CASCADE",
         ),
-        _tenant_fk("calendar_sync_items"),
+        tenant_id_fk("calendar_sync_items"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_calendar_sync_items")),
         sa.UniqueConstraint(
             "tenant_id",
@@ -141,7 +132,7 @@ def upgrade():
             name=op.f("fk_calendar_event_details_tenant_id_activity_id_activities"),
             ondelete="CASCADE",
         ),
-        _tenant_fk("calendar_event_details"),
+        tenant_id_fk("calendar_event_details"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_calendar_event_details")),
         sa.UniqueConstraint(
             "tenant_id",

@@ -11,7 +11,7 @@ The marketing module's own branch. Every table is a tenant table with row-level 
 import sqlalchemy as sa
 from alembic import op
 
-from crm_platform.sdk import secure_tenant_table
+from crm_platform.sdk import same_tenant_fk, secure_tenant_table, tenant_id_fk
 
 revision = "marketing_0001"
 down_revision = None
@@ -40,24 +40,6 @@ def _key():
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
     ]
-
-
-def _tenant(table):
-    return sa.ForeignKeyConstraint(
-        ["tenant_id"],
-        ["tenants.id"],
-        name=op.f(f"fk_{table}_tenant_id_tenants"),
-        ondelete="CASCADE",
-    )
-
-
-def _fk(table, column, target, ondelete="CASCADE"):
-    return sa.ForeignKeyConstraint(
-        ["tenant_id", column],
-        [f"{target}.tenant_id", f"{target}.id"],
-        name=op.f(f"fk_{table}_tenant_id_{column}_{target}"),
-        ondelete=ondelete,
-    )
 
 
 def _pk(table):
@@ -91,7 +73,7 @@ def upgrade():
         sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_by_id", sa.Uuid(), nullable=True),
         *_times(),
-        _tenant(t),
+        tenant_id_fk(t),
         _pk(t),
         _unique(t, "name"),
     )
@@ -103,9 +85,9 @@ def upgrade():
         sa.Column("segment_id", sa.Uuid(), nullable=False),
         sa.Column("contact_id", sa.Uuid(), nullable=False),
         sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
-        _fk(t, "segment_id", "marketing_segments"),
-        _fk(t, "contact_id", "contacts"),
-        _tenant(t),
+        same_tenant_fk(t, "segment_id", "marketing_segments", ondelete="CASCADE"),
+        same_tenant_fk(t, "contact_id", "contacts", ondelete="CASCADE"),
+        tenant_id_fk(t),
         _pk(t),
         _unique(t, "segment_id", "contact_id"),
     )
@@ -127,8 +109,8 @@ def upgrade():
         sa.Column("value_tier", sa.String(length=10), nullable=False),
         sa.Column("lifecycle", sa.String(length=10), nullable=False),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
-        _fk(t, "contact_id", "contacts"),
-        _tenant(t),
+        same_tenant_fk(t, "contact_id", "contacts", ondelete="CASCADE"),
+        tenant_id_fk(t),
         _pk(t),
         _unique(t, "contact_id"),
     )
@@ -143,7 +125,7 @@ def upgrade():
         sa.Column("subject", sa.String(length=300), nullable=False),
         sa.Column("body_html", sa.Text(), nullable=False),
         *_times(),
-        _tenant(t),
+        tenant_id_fk(t),
         _pk(t),
         _unique(t, "name"),
     )
@@ -178,8 +160,8 @@ def upgrade():
         sa.Column("notes", sa.Text(), nullable=True),
         sa.Column("created_by_id", sa.Uuid(), nullable=True),
         *_times(),
-        _fk(t, "segment_id", "marketing_segments", ondelete="SET NULL"),
-        _tenant(t),
+        same_tenant_fk(t, "segment_id", "marketing_segments", ondelete="SET NULL"),
+        tenant_id_fk(t),
         _pk(t),
     )
     op.create_index(
@@ -195,7 +177,7 @@ def upgrade():
         sa.Column("topic", sa.String(length=40), nullable=False),
         sa.Column("from_name", sa.String(length=120), nullable=True),
         *_times(),
-        _tenant(t),
+        tenant_id_fk(t),
         _pk(t),
         _unique(t, "name"),
     )
@@ -210,8 +192,8 @@ def upgrade():
         sa.Column("delay_hours", sa.Integer(), nullable=False),
         sa.Column("subject", sa.String(length=300), nullable=False),
         sa.Column("body_html", sa.Text(), nullable=False),
-        _fk(t, "sequence_id", "marketing_sequences"),
-        _tenant(t),
+        same_tenant_fk(t, "sequence_id", "marketing_sequences", ondelete="CASCADE"),
+        tenant_id_fk(t),
         _pk(t),
         _unique(t, "sequence_id", "position"),
     )
@@ -228,9 +210,9 @@ def upgrade():
         sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("enrolled_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        _fk(t, "sequence_id", "marketing_sequences"),
-        _fk(t, "contact_id", "contacts"),
-        _tenant(t),
+        same_tenant_fk(t, "sequence_id", "marketing_sequences", ondelete="CASCADE"),
+        same_tenant_fk(t, "contact_id", "contacts", ondelete="CASCADE"),
+        tenant_id_fk(t),
         _pk(t),
         _unique(t, "sequence_id", "contact_id"),
     )
@@ -265,10 +247,10 @@ def upgrade():
         sa.Column("bounced_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("metered_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        _fk(t, "campaign_id", "marketing_campaigns"),
-        _fk(t, "contact_id", "contacts"),
-        _fk(t, "enrollment_id", "marketing_enrollments"),
-        _tenant(t),
+        same_tenant_fk(t, "campaign_id", "marketing_campaigns", ondelete="CASCADE"),
+        same_tenant_fk(t, "contact_id", "contacts", ondelete="CASCADE"),
+        same_tenant_fk(t, "enrollment_id", "marketing_enrollments", ondelete="CASCADE"),
+        tenant_id_fk(t),
         _pk(t),
         _unique(t, "message_id"),
         _unique(t, "campaign_id", "contact_id"),
@@ -290,8 +272,8 @@ def upgrade():
         sa.Column("message_id", sa.Uuid(), nullable=False),
         sa.Column("url", sa.String(length=2000), nullable=False),
         sa.Column("clicked_at", sa.DateTime(timezone=True), nullable=False),
-        _fk(t, "message_id", "marketing_messages"),
-        _tenant(t),
+        same_tenant_fk(t, "message_id", "marketing_messages", ondelete="CASCADE"),
+        tenant_id_fk(t),
         _pk(t),
     )
     op.create_index("ix_marketing_clicks_tenant_message", t, ["tenant_id", "message_id"])
@@ -307,7 +289,7 @@ def upgrade():
         sa.Column("source_message_id", sa.Uuid(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        _tenant(t),
+        tenant_id_fk(t),
         _pk(t),
         _unique(t, "email", "scope"),
     )
@@ -324,7 +306,7 @@ def upgrade():
         sa.Column("value", MONEY, nullable=True),
         sa.Column("currency", sa.String(length=3), nullable=True),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
-        _tenant(t),
+        tenant_id_fk(t),
         _pk(t),
         _unique(t, "kind", "record_id"),
     )

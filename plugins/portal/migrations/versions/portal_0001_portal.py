@@ -12,7 +12,7 @@ PostgreSQL.
 import sqlalchemy as sa
 from alembic import op
 
-from crm_platform.sdk import secure_tenant_table
+from crm_platform.sdk import secure_tenant_table, tenant_id_fk
 
 revision = "portal_0001"
 down_revision = None
@@ -20,15 +20,6 @@ branch_labels = ("portal",)
 depends_on = "0003_customer_database"
 
 TABLES = ("portal_users", "portal_logos")
-
-
-def _tenant_fk(table):
-    return sa.ForeignKeyConstraint(
-        ["tenant_id"],
-        ["tenants.id"],
-        name=op.f(f"fk_{table}_tenant_id_tenants"),
-        ondelete="CASCADE",
-    )
 
 
 def upgrade():
@@ -51,7 +42,7 @@ def upgrade():
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        _tenant_fk("portal_users"),
+        tenant_id_fk("portal_users"),
         sa.ForeignKeyConstraint(
             ["tenant_id", "contact_id"],
             ["contacts.tenant_id", "contacts.id"],
@@ -73,7 +64,7 @@ def upgrade():
         sa.Column("mimetype", sa.String(length=40), nullable=False),
         sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        _tenant_fk("portal_logos"),
+        tenant_id_fk("portal_logos"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_portal_logos")),
     )
     for table in TABLES:

@@ -11,7 +11,7 @@ row-level security) and ``portal_users.partner_id``.
 import sqlalchemy as sa
 from alembic import op
 
-from crm_platform.sdk import secure_tenant_table
+from crm_platform.sdk import same_tenant_fk, secure_tenant_table, tenant_id_fk
 
 revision = "portal_0002"
 down_revision = "portal_0001"
@@ -19,23 +19,6 @@ branch_labels = None
 depends_on = None
 
 TABLES = ("portal_partners", "portal_registrations")
-
-
-def _tenant_fk(table):
-    return sa.ForeignKeyConstraint(
-        ["tenant_id"],
-        ["tenants.id"],
-        name=op.f(f"fk_{table}_tenant_id_tenants"),
-        ondelete="CASCADE",
-    )
-
-
-def _fk(table, column, target):
-    return sa.ForeignKeyConstraint(
-        ["tenant_id", column],
-        [f"{target}.tenant_id", f"{target}.id"],
-        name=op.f(f"fk_{table}_tenant_id_{column}_{target}"),
-    )
 
 
 def upgrade():
@@ -49,8 +32,8 @@ def upgrade():
         sa.Column("account_id", sa.Uuid(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        _tenant_fk("portal_partners"),
-        _fk("portal_partners", "account_id", "accounts"),
+        tenant_id_fk("portal_partners"),
+        same_tenant_fk("portal_partners", "account_id", "accounts"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_portal_partners")),
         sa.UniqueConstraint("tenant_id", "name", name=op.f("uq_portal_partners_tenant_id_name")),
     )
@@ -79,11 +62,11 @@ def upgrade():
         sa.Column("deal_id", sa.Uuid(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        _tenant_fk("portal_registrations"),
-        _fk("portal_registrations", "partner_id", "portal_partners"),
-        _fk("portal_registrations", "portal_user_id", "portal_users"),
-        _fk("portal_registrations", "account_id", "accounts"),
-        _fk("portal_registrations", "contact_id", "contacts"),
+        tenant_id_fk("portal_registrations"),
+        same_tenant_fk("portal_registrations", "partner_id", "portal_partners"),
+        same_tenant_fk("portal_registrations", "portal_user_id", "portal_users"),
+        same_tenant_fk("portal_registrations", "account_id", "accounts"),
+        same_tenant_fk("portal_registrations", "contact_id", "contacts"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_portal_registrations")),
     )
     op.create_index(

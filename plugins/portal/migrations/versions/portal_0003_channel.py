@@ -13,7 +13,7 @@ announcements, optionally for one tier).
 import sqlalchemy as sa
 from alembic import op
 
-from crm_platform.sdk import secure_tenant_table
+from crm_platform.sdk import same_tenant_fk, secure_tenant_table, tenant_id_fk
 
 revision = "portal_0003"
 down_revision = "portal_0002"
@@ -21,23 +21,6 @@ branch_labels = None
 depends_on = None
 
 TABLES = ("portal_lead_handoffs", "portal_announcements")
-
-
-def _tenant_fk(table):
-    return sa.ForeignKeyConstraint(
-        ["tenant_id"],
-        ["tenants.id"],
-        name=op.f(f"fk_{table}_tenant_id_tenants"),
-        ondelete="CASCADE",
-    )
-
-
-def _fk(table, column, target):
-    return sa.ForeignKeyConstraint(
-        ["tenant_id", column],
-        [f"{target}.tenant_id", f"{target}.id"],
-        name=op.f(f"fk_{table}_tenant_id_{column}_{target}"),
-    )
 
 
 def upgrade():
@@ -54,9 +37,9 @@ def upgrade():
         sa.Column("responded_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        _tenant_fk("portal_lead_handoffs"),
-        _fk("portal_lead_handoffs", "partner_id", "portal_partners"),
-        _fk("portal_lead_handoffs", "responded_by_id", "portal_users"),
+        tenant_id_fk("portal_lead_handoffs"),
+        same_tenant_fk("portal_lead_handoffs", "partner_id", "portal_partners"),
+        same_tenant_fk("portal_lead_handoffs", "responded_by_id", "portal_users"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_portal_lead_handoffs")),
     )
     op.create_index(
@@ -76,7 +59,7 @@ def upgrade():
         sa.Column("tier", sa.String(length=20), nullable=True),
         sa.Column("created_by_id", sa.Uuid(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        _tenant_fk("portal_announcements"),
+        tenant_id_fk("portal_announcements"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_portal_announcements")),
     )
     op.create_index(

@@ -15,7 +15,7 @@ import uuid
 import sqlalchemy as sa
 from alembic import op
 
-from crm_platform.sdk import secure_tenant_table
+from crm_platform.sdk import same_tenant_fk, secure_tenant_table, tenant_id_fk
 
 revision = "portal_0004"
 down_revision = "portal_0003"
@@ -23,23 +23,6 @@ branch_labels = None
 depends_on = None
 
 TABLES = ("portal_deal_shares", "portal_order_requests", "portal_channel_events")
-
-
-def _tenant_fk(table):
-    return sa.ForeignKeyConstraint(
-        ["tenant_id"],
-        ["tenants.id"],
-        name=op.f(f"fk_{table}_tenant_id_tenants"),
-        ondelete="CASCADE",
-    )
-
-
-def _fk(table, column, target):
-    return sa.ForeignKeyConstraint(
-        ["tenant_id", column],
-        [f"{target}.tenant_id", f"{target}.id"],
-        name=op.f(f"fk_{table}_tenant_id_{column}_{target}"),
-    )
 
 
 def upgrade():
@@ -51,8 +34,8 @@ def upgrade():
         sa.Column("partner_id", sa.Uuid(), nullable=False),
         sa.Column("shared_by_id", sa.Uuid(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        _tenant_fk("portal_deal_shares"),
-        _fk("portal_deal_shares", "partner_id", "portal_partners"),
+        tenant_id_fk("portal_deal_shares"),
+        same_tenant_fk("portal_deal_shares", "partner_id", "portal_partners"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_portal_deal_shares")),
         sa.UniqueConstraint(
             "tenant_id",
@@ -80,9 +63,9 @@ def upgrade():
         sa.Column("quote_id", sa.Uuid(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        _tenant_fk("portal_order_requests"),
-        _fk("portal_order_requests", "partner_id", "portal_partners"),
-        _fk("portal_order_requests", "portal_user_id", "portal_users"),
+        tenant_id_fk("portal_order_requests"),
+        same_tenant_fk("portal_order_requests", "partner_id", "portal_partners"),
+        same_tenant_fk("portal_order_requests", "portal_user_id", "portal_users"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_portal_order_requests")),
     )
     op.create_index(
@@ -100,8 +83,8 @@ def upgrade():
         sa.Column("data", sa.JSON(), server_default=sa.text("'{}'"), nullable=False),
         sa.Column("tier", sa.String(length=20), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        _tenant_fk("portal_channel_events"),
-        _fk("portal_channel_events", "partner_id", "portal_partners"),
+        tenant_id_fk("portal_channel_events"),
+        same_tenant_fk("portal_channel_events", "partner_id", "portal_partners"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_portal_channel_events")),
     )
     op.create_index(

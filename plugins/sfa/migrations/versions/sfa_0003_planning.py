@@ -12,7 +12,7 @@ row-level security on PostgreSQL.
 import sqlalchemy as sa
 from alembic import op
 
-from crm_platform.sdk import secure_tenant_table
+from crm_platform.sdk import same_tenant_fk, secure_tenant_table, tenant_id_fk
 
 revision = "sfa_0003_planning"
 down_revision = "sfa_0002_quotes"
@@ -33,24 +33,9 @@ def _tenant(table: str) -> list:
     return [
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f(f"fk_{table}_tenant_id_tenants"),
-            ondelete="CASCADE",
-        ),
+        tenant_id_fk(table),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f(f"pk_{table}")),
     ]
-
-
-def _tenant_fk(table: str, column: str, target: str, ondelete: str | None = None) -> sa.Constraint:
-    """``(tenant_id, column) -> target(tenant_id, id)``, named as the models name it."""
-    return sa.ForeignKeyConstraint(
-        ["tenant_id", column],
-        [f"{target}.tenant_id", f"{target}.id"],
-        name=op.f(f"fk_{table}_tenant_id_{column}_{target}"),
-        ondelete=ondelete,
-    )
 
 
 def upgrade():
@@ -59,8 +44,8 @@ def upgrade():
         *_tenant("sfa_team_parents"),
         sa.Column("team_id", sa.Uuid(), nullable=False),
         sa.Column("parent_id", sa.Uuid(), nullable=False),
-        _tenant_fk("sfa_team_parents", "team_id", "teams", "CASCADE"),
-        _tenant_fk("sfa_team_parents", "parent_id", "teams", "CASCADE"),
+        same_tenant_fk("sfa_team_parents", "team_id", "teams", ondelete="CASCADE"),
+        same_tenant_fk("sfa_team_parents", "parent_id", "teams", ondelete="CASCADE"),
         sa.UniqueConstraint(
             "tenant_id", "team_id", name=op.f("uq_sfa_team_parents_tenant_id_team_id")
         ),
@@ -79,7 +64,9 @@ def upgrade():
         sa.Column("territory_id", sa.Uuid(), nullable=False),
         sa.Column("field", sa.String(length=20), nullable=False),
         sa.Column("value", sa.String(length=80), nullable=False),
-        _tenant_fk("sfa_territory_rules", "territory_id", "sfa_territories", "CASCADE"),
+        same_tenant_fk(
+            "sfa_territory_rules", "territory_id", "sfa_territories", ondelete="CASCADE"
+        ),
         sa.UniqueConstraint(
             "tenant_id",
             "territory_id",
@@ -98,7 +85,9 @@ def upgrade():
         *_tenant("sfa_territory_members"),
         sa.Column("territory_id", sa.Uuid(), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
-        _tenant_fk("sfa_territory_members", "territory_id", "sfa_territories", "CASCADE"),
+        same_tenant_fk(
+            "sfa_territory_members", "territory_id", "sfa_territories", ondelete="CASCADE"
+        ),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
