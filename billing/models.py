@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from crm_platform.sdk import Base, utcnow, uuid7
+from crm_platform.sdk import Base, utcnow, uuid7, watch_for_cache
 
 #: Subscription states.
 STATES = ("trialing", "active", "past_due", "unpaid", "canceled", "suspended")
@@ -262,3 +262,9 @@ class StripeEvent(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# The tenant policy (read-only state, limits) derives from these: their changes renew it.
+watch_for_cache(Plan, tenant_of=lambda plan: None)
+watch_for_cache(Subscription, tenant_of=lambda subscription: subscription.customer_id)
+watch_for_cache(Invoice, tenant_of=lambda invoice: invoice.customer_id)

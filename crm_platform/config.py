@@ -100,6 +100,11 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "LOG_REQUESTS": _bool(env.get("CRM_LOG_REQUESTS"), default=True),
         # /metrics (Prometheus): a bearer token for scrapers; none: loopback only.
         "METRICS_TOKEN": env.get("CRM_METRICS_TOKEN") or None,
+        # A process sends its request counts to Redis at most this often (seconds; 0: always).
+        "METRICS_FLUSH_SECONDS": float(env.get("CRM_METRICS_FLUSH_SECONDS", "1")),
+        # API keys, plans' policies, module switches and custom fields are kept per process
+        # this long at most; a committed change is seen at once anyway (0: no cache).
+        "TENANT_CACHE_SECONDS": float(env.get("CRM_TENANT_CACHE_SECONDS", "60")),
         # Provider console: how long staff may act as a tenant's member.
         "IMPERSONATION_MINUTES": int(env.get("CRM_IMPERSONATION_MINUTES", "30")),
         "JOBS_RETRY_INTERVALS": env.get("CRM_JOBS_RETRY_INTERVALS", "10,60,300"),
@@ -138,7 +143,10 @@ def engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
     return {
-        "pool_pre_ping": True,
+        # No ping before each checkout (a round trip per request): a connection the database
+        # dropped fails its request with a 503 (see outages.py), and that error invalidates
+        # every older connection of the pool, so the next request reconnects.
+        "pool_pre_ping": False,
         "pool_size": 5,
         "max_overflow": 10,
         # A database that does not answer fails a connection in seconds instead of hanging.

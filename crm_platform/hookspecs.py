@@ -226,7 +226,10 @@ def crm_tenant_policy(tenant: Any) -> TenantPolicy | None:
     (or job) and tenant; the first answer that is not ``None`` wins, and with none the tenant
     has no limits. The core enforces the answer: read-only refuses every write, the banner
     shows on tenant pages, the API rate limit, seats and record limits apply. Billing
-    implements this.
+    implements this. Requests keep the answer per process (``tenant_cache``) until a table it
+    depends on changes: declare yours with ``sdk.watch_for_cache(Model, tenant_of=...)``
+    (billing watches its plans, subscriptions and invoices); at most
+    ``CRM_TENANT_CACHE_SECONDS`` otherwise.
     """
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .extensions import Base, db
 from .ids import uuid7
 from .tenancy import OWN_MEMBERSHIPS, TenantScoped, utcnow
+from .tenant_cache import watch
 
 ROLES: tuple[str, ...] = ("owner", "admin", "manager", "member", "readonly")
 ROLE_LABELS = {
@@ -116,6 +117,9 @@ class Tenant(Base):
         return self.status == "active" and self.deletion_requested_at is None
 
 
+watch(Tenant, tenant_of=lambda tenant: tenant.id)
+
+
 class User(UserMixin, Base):
     """A person who signs in; may belong to several tenants through memberships."""
 
@@ -140,6 +144,9 @@ class User(UserMixin, Base):
         return f"{self.id}.{self.session_version}"
 
 
+watch(User, tenant_of=lambda user: None, ignore={"last_login_at"})
+
+
 class Membership(TenantScoped, Base):
     """A user's role in one tenant."""
 
@@ -158,6 +165,9 @@ class Membership(TenantScoped, Base):
     def can(self, permission: str) -> bool:
         """True when this membership's role grants ``permission``."""
         return role_allows(self.role, permission)
+
+
+watch(Membership)
 
 
 class Invitation(TenantScoped, Base):

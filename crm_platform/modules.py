@@ -26,6 +26,7 @@ from .plugins import call_plugin_of_module, get_plugin_manager, module_registry,
 from .provider.approvals import hidden_module_keys
 from .provisioning import ValidationFailed
 from .tenancy import TenantScoped, require_tenant, utcnow
+from .tenant_cache import cached, watch
 
 
 class TenantModule(TenantScoped, Base):
@@ -39,6 +40,9 @@ class TenantModule(TenantScoped, Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     changed_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+watch(TenantModule)
 
 
 @dataclass(frozen=True)
@@ -62,10 +66,12 @@ def enabled_module_keys() -> frozenset[str]:
     if has_app_context() and key in g:
         return g.get(key)
     known = module_registry().descriptors
-    rows = db.session.scalars(
-        select(TenantModule.module_key).where(TenantModule.enabled.is_(True))
-    ).all()
-    keys = frozenset(k for k in rows if k in known)
+
+    def load() -> frozenset[str]:
+        stmt = select(TenantModule.module_key).where(TenantModule.enabled.is_(True))
+        return frozenset(db.session.scalars(stmt).all())
+
+    keys = frozenset(k for k in cached(require_tenant().id, "modules", load) if k in known)
     if has_app_context():
         setattr(g, key, keys)
     return keys

@@ -24,7 +24,16 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, has_app_context, render_template, request
+from flask import (
+    Flask,
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    render_template,
+    request,
+)
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -33,6 +42,7 @@ from .extensions import db
 from .plugin_types import TenantPolicy
 from .plugins import get_plugin_manager
 from .tenancy import PROVIDER_SESSION, TenantScoped, current_tenant, tenant_tables
+from .tenant_cache import cached, forget
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,22 +81,33 @@ def tenant_policy(tenant: Any = None) -> TenantPolicy:
         cache = g.setdefault(_CACHE, {})
         if tenant.id in cache:
             return cache[tenant.id]
+    if has_request_context():  # the policy's texts are in the request's language
+        policy = cached(tenant.id, f"policy:{get_locale()}", lambda: _ask_plugins(tenant))
+    else:
+        policy = _ask_plugins(tenant)
+    if cache is not None:
+        cache[tenant.id] = policy
+    return policy
+
+
+def _ask_plugins(tenant: Any) -> TenantPolicy:
     try:
         with db.session.no_autoflush:
             answer = get_plugin_manager().hook.crm_tenant_policy(tenant=tenant)
     except Exception:
         log.exception("crm_tenant_policy failed for tenant %s", getattr(tenant, "slug", tenant))
         answer = None
-    policy = answer if isinstance(answer, TenantPolicy) else UNLIMITED
-    if cache is not None:
-        cache[tenant.id] = policy
-    return policy
+    return answer if isinstance(answer, TenantPolicy) else UNLIMITED
 
 
-def forget_policy() -> None:
-    """Drop the cached policies (call after a subscription changed in this request or job)."""
+def forget_policy(tenant: Any = None) -> None:
+    """Read the policy afresh from now on (call after a subscription changed in this request
+    or job; ``tenant`` defaults to the tenant in context)."""
     if has_app_context():
         g.pop(_CACHE, None)
+    tenant = tenant if tenant is not None else current_tenant()
+    if tenant is not None:
+        forget(tenant.id)
 
 
 def read_only_reason(tenant: Any = None) -> str | None:
@@ -138,7 +159,8 @@ def job_refusal(func: Callable[..., Any]) -> str | None:
     """
     if current_tenant() is None or getattr(func, "crm_job_options", {}).get("read_only_ok"):
         return None
-    forget_policy()  # a worker may run many jobs in one app context
+    if has_app_context():  # a worker may run many jobs in one app context
+        g.pop(_CACHE, None)
     reason = read_only_reason()
     return f"the workspace is read-only: {reason}" if reason else None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pluggy
 from flask_login import current_user, login_required
 
+from . import tenant_cache
 from .access import (
     csrf_exempt,
     get_or_404,
@@ -106,6 +107,7 @@ from .tenancy import (
     tenant_relationship,
     utcnow,
 )
+from .tenant_cache import watch as watch_for_cache
 from .throttle import over_rate_limit
 from .tokens import TokenError, make_token, read_token
 from .two_factor import is_enabled as two_factor_enabled
@@ -130,6 +132,8 @@ __all__ = [
     "collect_hook",
     "forget_policy",
     "record_usage",
+    "tenant_cache",
+    "watch_for_cache",
     "tenant_policy",
     "ACTIVITY_KINDS",
     "ACTIVITY_KIND_LABELS",

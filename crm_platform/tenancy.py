@@ -216,23 +216,39 @@ def _rls_params() -> dict[str, str]:
 _SET_RLS = text("select set_config('app.tenant_id', :t, true), set_config('app.user_id', :u, true)")
 
 
-def _apply_rls(connection: Connection) -> None:
+_RLS_APPLIED = "crm_rls_applied"
+
+
+def _apply_rls(connection: Connection, session: Session | None = None) -> None:
     if connection.dialect.name == "postgresql":
-        connection.execute(_SET_RLS, _rls_params())
+        params = _rls_params()
+        connection.execute(_SET_RLS, params)
+        if session is not None:
+            session.info[_RLS_APPLIED] = params
 
 
 def _apply_rls_to_open_transaction() -> None:
+    """Tell the database of a new tenant or user, if the session's transaction already holds
+    a connection and the values changed (otherwise ``after_begin`` does it when it connects)."""
     if not has_app_context():
         return
     session = db.session()
-    if session.in_transaction() and not session.info.get(PROVIDER_SESSION):
-        _apply_rls(session.connection())
+    applied = session.info.get(_RLS_APPLIED)
+    if applied is None or session.info.get(PROVIDER_SESSION) or applied == _rls_params():
+        return
+    _apply_rls(session.connection(), session)
 
 
 @event.listens_for(Session, "after_begin")
 def _after_begin(session: Session, transaction: Any, connection: Connection) -> None:
     if not session.info.get(PROVIDER_SESSION):
-        _apply_rls(connection)
+        _apply_rls(connection, session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost: its SET LOCAL values are gone
+        session.info.pop(_RLS_APPLIED, None)
 
 
 # --------------------------------------------------------------------------- ORM hooks

@@ -154,6 +154,7 @@ def _enter_tenant_for_request() -> Any:
 def _leave_tenant(exc: BaseException | None) -> None:
     token = g.pop("crm_tenant_token", None)
     if token is not None:
+        db.session.close()  # the request is over: end its transaction before leaving
         leave_tenant(token)
 
 

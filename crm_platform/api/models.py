@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import Base, db
 from ..identity import User
 from ..tenancy import TenantScoped, utcnow
+from ..tenant_cache import watch
 
 SCOPES = ("read", "read_write")
 SCOPE_LABELS = {"read": _l("Read"), "read_write": _l("Read and write")}
@@ -66,6 +67,9 @@ class ApiKey(TenantScoped, Base):
     def active(self) -> bool:
         """False once revoked."""
         return self.revoked_at is None
+
+
+watch(ApiKey, ignore={"last_used_at"})
 
 
 def hash_token(token: str) -> str:

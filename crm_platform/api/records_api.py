@@ -17,7 +17,7 @@ from ..records.service import create_record, delete_record, get_record, update_r
 from .blueprint import bp
 from .errors import validation_error
 from .helpers import api_doc, bad_cursor, json_body, page_args
-from .serialize import active_fields, api_fields, record_input, record_json
+from .serialize import active_fields, api_fields, record_input, record_json, records_json
 
 PLURAL = {"account": "accounts", "contact": "contacts"}
 SCHEMA = {"account": "Account", "contact": "Contact"}
@@ -92,10 +92,10 @@ def _list(kind: str) -> Any:
     if errors:
         raise validation_error(errors, "Some query parameters are not valid.")
     try:
-        page = list_page(state, g.membership, fields, size=limit)
+        page = list_page(state, g.membership, fields, size=limit, related=False)
     except BadCursor as exc:
         raise bad_cursor() from exc
-    return {"data": [record_json(r) for r in page.rows], "next_cursor": page.next_cursor}
+    return {"data": records_json(kind, page.rows), "next_cursor": page.next_cursor}
 
 
 def _get(kind: str, record_id: str) -> Any:

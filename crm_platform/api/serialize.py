@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
 from flask import g
 
+from ..extensions import db
 from ..records.activities import Activity
 from ..records.custom_fields import CustomField, fields_of
 from ..records.service import FIELDS, kind_of
+from ..tenancy import require_tenant
+from ..tenant_cache import cached, detached
 from .errors import validation_error
 
 #: Fields the API shows but ignores on input (clients may send back what they read).
@@ -34,24 +37,42 @@ def active_fields(kind: str) -> list[CustomField]:
     """The active custom fields of ``kind`` (read once per request)."""
     cache = g.setdefault("crm_api_fields", {})
     if kind not in cache:
-        cache[kind] = fields_of(kind)
+        cache[kind] = cached(
+            require_tenant().id, f"fields:{kind}", lambda: detached(db.session, fields_of(kind))
+        )
     return cache[kind]
 
 
-def record_json(record: Any) -> dict[str, Any]:
-    """An account or contact as the API shows it."""
+_NAMES = {kind: tuple(spec.name for spec in specs) for kind, specs in FIELDS.items()}
+#: Column values JSON takes as they are.
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def record_json(record: Any, custom_keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """An account or contact as the API shows it (``custom_keys``: the active custom fields'
+    keys, when the caller serialises many records of one kind)."""
     kind = kind_of(record)
     out: dict[str, Any] = {"id": str(record.id), "object": kind}
     if kind == "contact":
         out["full_name"] = record.full_name
-    for spec in FIELDS[kind]:
-        out[spec.name] = json_value(getattr(record, spec.name))
+    values = record.__dict__
+    for name in _NAMES[kind]:
+        value = values[name] if name in values else getattr(record, name)
+        out[name] = value if isinstance(value, _PLAIN) else json_value(value)
     out["tags"] = list(record.tags or [])
     custom = record.custom or {}
-    out["custom"] = {f.key: custom[f.key] for f in active_fields(kind) if f.key in custom}
+    if custom_keys is None:
+        custom_keys = tuple(f.key for f in active_fields(kind))
+    out["custom"] = {key: custom[key] for key in custom_keys if key in custom}
     out["created_at"] = json_value(record.created_at)
     out["updated_at"] = json_value(record.updated_at)
     return out
+
+
+def records_json(kind: str, records: Iterable[Any]) -> list[dict[str, Any]]:
+    """Many accounts or contacts (all of ``kind``) as the API shows them."""
+    keys = tuple(f.key for f in active_fields(kind))
+    return [record_json(record, keys) for record in records]
 
 
 def activity_json(activity: Activity) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from flask_login import current_user
 from ..extensions import db
 from ..identity import ROLE_LABELS, Tenant, User
 from ..ids import parse_uuid
+from ..metrics import tenant_usage
 from ..modules import installed_modules
 from ..provisioning import ValidationFailed, set_tenant_status
 from ..reauth import require_recent_auth
@@ -124,9 +125,18 @@ def tenant(tenant_id: str) -> Any:
     """One tenant: facts, usage, members, modules, panels (billing), audit, actions."""
     row = tenant_or_404(tenant_id)
     detail = tenant_detail(row, actor())
+    usage = tenant_usage(row.id)
     return render_template(
         "provider/tenant.html",
         detail=detail,
+        usage=usage,
+        usage_totals={
+            "web_today": usage[-1][1],
+            "api_today": usage[-1][2],
+            "web": sum(day[1] for day in usage),
+            "api": sum(day[2] for day in usage),
+            "labels": [day[0].strftime("%m-%d") for day in usage],
+        },
         modules=installed_modules(),
         panels=tenant_panels(row),
         impersonate_form=_impersonate_form(detail.members),

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Base, db
 from ..tenancy import TenantScoped, utcnow
+from ..tenant_cache import watch
 
 ENTITIES = ("account", "contact")
 ENTITY_LABELS = {"account": _l("Accounts"), "contact": _l("Contacts")}
@@ -77,6 +78,9 @@ class CustomField(TenantScoped, Base):
     def type_label(self) -> Any:
         """The translated name of the field's type."""
         return TYPE_LABELS.get(self.type, self.type)
+
+
+watch(CustomField)
 
 
 def fields_of(entity: str, *, archived: bool = False) -> list[CustomField]:
