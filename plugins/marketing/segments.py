@@ -15,11 +15,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, delete, exists, func, insert, literal, select
+from sqlalchemy import and_, delete, exists, func, insert, literal, select, update
 
 from crm_platform.sdk import Contact, ValidationFailed, clean_text, db, parse_uuid, utcnow
 
-from .models import Segment, SegmentMember
+from .models import Campaign, Segment, SegmentMember
 from .segment_compiler import clean_definition, count_members, members_query
 from .segment_fields import context
 from .sqlutil import sql_uuid
@@ -101,7 +101,17 @@ def update_segment(segment: Segment, data: Mapping[str, Any]) -> None:
 
 
 def delete_segment(segment: Segment) -> None:
-    """Delete a segment and its members (campaigns keep their recipients)."""
+    """Delete a segment and its members (campaigns keep their recipients).
+
+    Campaigns that used it lose only the link, cleared here: the database's ``SET NULL`` on
+    the composite key ``(tenant_id, segment_id)`` would clear ``tenant_id`` too.
+    """
+    db.session.execute(
+        update(Campaign)
+        .where(Campaign.segment_id == segment.id)
+        .values(segment_id=None)
+        .execution_options(synchronize_session="fetch")
+    )
     db.session.execute(delete(SegmentMember).where(SegmentMember.segment_id == segment.id))
     db.session.delete(segment)
     db.session.flush()

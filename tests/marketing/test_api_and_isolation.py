@@ -297,3 +297,22 @@ def test_b_marketing_ids_on_a_pages_and_api_are_not_found(app, world) -> None:
         _no_secrets(client.get(url), url)
     assert checked > 100
     assert snapshot(app, world["b"]) == before
+
+
+def test_deleting_a_segment_keeps_the_campaigns_that_used_it(app, client, shop) -> None:
+    """The campaign keeps its content and recipients; only its link to the segment goes."""
+    key = auth(make_key(app, shop, "owner@shop.example"))
+    segment = client.post(
+        "/api/v1/segments", json={"name": "Leads", "definition": STAGE_IS}, headers=key
+    ).json
+    with in_tenant(app, shop) as session:
+        campaign = create_campaign(
+            {"name": "Spring", "subject": "Hello", "segment_id": segment["id"]}
+        )
+        session.commit()
+        campaign_id = campaign.id
+    assert client.delete(f"/api/v1/segments/{segment['id']}", headers=key).status_code == 204
+    with in_tenant(app, shop) as session:
+        kept = session.scalars(select(Campaign).where(Campaign.id == campaign_id)).one()
+        assert kept is not None and kept.segment_id is None and kept.name == "Spring"
+        assert kept.tenant_id == shop.id
