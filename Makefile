@@ -5,8 +5,15 @@ PY := $(VENV)/bin/python
 CRM := $(VENV)/bin/crm
 # Three workers on two cores: many tests wait on a browser, a subprocess or a server.
 PYTEST_WORKERS ?= 3
-# The SQLite run repeats what depends on the database; browser journeys, the embedded run, the
-# Tryton connector's tests and those marked ``once`` do not, and run once (in the first run).
+# The SQLite run (the embedded default's database) repeats the core's tests (every top-level
+# test file, records, provider console; the cross-tenant sweep of every plugin's URL rules is
+# among them) and the plugins whose SQL differs by database (analytics, marketing, service,
+# the Sales board, forecast and planning). Browser journeys, the embedded run, the Tryton
+# connector's tests and those marked ``once`` run once (in the first run).
+SQLITE_PATHS = tests/test_*.py tests/records tests/provider tests/analytics tests/marketing \
+  tests/service tests/sfa/test_board.py tests/sfa/test_forecast.py \
+  tests/sfa/test_territories.py tests/sfa/test_agenda.py tests/sfa/test_cross_tenant.py \
+  $(EXAMPLE_PLUGIN)/tests
 SQLITE_SKIP := not postgres and not browser and not embedded and not tryton and not once
 
 .PHONY: install run test lint format clean translations
@@ -28,10 +35,11 @@ run: install
 	$(CRM) serve
 
 ## Lint, then the whole suite on PostgreSQL + Redis (when they answer), and again on SQLite
-## all that depends on the database.
+## the core and the plugins whose SQL depends on the database.
 test: install lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15
-	CRM_TEST_DB=sqlite $(PY) -m pytest -n $(PYTEST_WORKERS) -m "$(SQLITE_SKIP)" --durations=15
+	CRM_TEST_DB=sqlite $(PY) -m pytest -n $(PYTEST_WORKERS) -m "$(SQLITE_SKIP)" --durations=15 \
+	  $(SQLITE_PATHS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from flask import g
+from helpers_sql import counted
 from sqlalchemy import select, update
 
 from crm_platform import create_app
@@ -20,7 +21,6 @@ from crm_platform.plugins import module_registry
 from crm_platform.records.custom_fields import create_field
 from crm_platform.tenancy import tenant_context, utcnow
 from crm_platform.testing import in_tenant, make_api_key
-from tests.helpers_sql import counted
 
 
 @pytest.fixture
@@ -170,9 +170,10 @@ def test_module_switched_off_elsewhere_hides_its_pages_and_api_next(
     app: Any, client: Any, keyed: Any, other_process: Any
 ) -> None:
     """Pages and API resources of a module follow its switch, whichever process flipped it."""
+    from helpers_sfa import enable
+
     from crm_platform.modules import disable_module
     from crm_platform.testing import login
-    from tests.helpers_sfa import enable
 
     tenant, api = keyed
     enable(app, tenant)
