@@ -7,11 +7,14 @@ CRM := $(VENV)/bin/crm
 PYTEST_WORKERS ?= 3
 # The SQLite run (the embedded default's database) repeats the core's tests (every top-level
 # test file, records, provider console; the cross-tenant sweep of every plugin's URL rules is
-# among them) and the plugins whose SQL differs by database (analytics, marketing, service,
-# the Sales board, forecast and planning). Browser journeys, the embedded run, the Tryton
-# connector's tests and those marked ``once`` run once (in the first run).
+# among them) and the plugins whose SQL differs by database (analytics, marketing, the
+# service desk's reports and knowledge base, the Sales board, forecast and planning).
+# Browser journeys, the embedded run, the Tryton connector's tests and those marked ``once``
+# run once (in the first run). pytest-xdist hands tests out by work stealing, so one slow
+# file does not hold up the end.
 SQLITE_PATHS = tests/test_*.py tests/records tests/provider tests/analytics tests/marketing \
-  tests/service tests/sfa/test_board.py tests/sfa/test_forecast.py \
+  tests/service/test_reports.py tests/service/test_views.py tests/service/test_api.py \
+  tests/service/test_cross_tenant.py tests/sfa/test_board.py tests/sfa/test_forecast.py \
   tests/sfa/test_territories.py tests/sfa/test_agenda.py tests/sfa/test_cross_tenant.py \
   $(EXAMPLE_PLUGIN)/tests
 SQLITE_SKIP := not postgres and not browser and not embedded and not tryton and not once
@@ -37,8 +40,9 @@ run: install
 ## Lint, then the whole suite on PostgreSQL + Redis (when they answer), and again on SQLite
 ## the core and the plugins whose SQL depends on the database.
 test: install lint
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15
-	CRM_TEST_DB=sqlite $(PY) -m pytest -n $(PYTEST_WORKERS) -m "$(SQLITE_SKIP)" --durations=15 \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=15
+	CRM_TEST_DB=sqlite $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -m "$(SQLITE_SKIP)" \
+	  --durations=15 \
 	  $(SQLITE_PATHS)
 
 lint: install

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import smtplib
-import socket
 from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
@@ -16,6 +15,8 @@ import pytest
 from conftest import Factory
 from flask import Flask
 from playwright.sync_api import Page, expect
+
+from crm_platform.testing import free_port
 
 from .journeys import admin_link, sign_in
 
@@ -28,9 +29,7 @@ def inbound(app: Flask) -> Iterator[tuple[str, int]]:
     """The inbound SMTP server of the live app, on a free port."""
     from plugins.service.smtp import make_controller
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     controller = make_controller(app, "127.0.0.1", port)
     controller.start()
     yield "127.0.0.1", port

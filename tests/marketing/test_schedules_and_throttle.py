@@ -11,9 +11,9 @@ from typing import Any
 
 from conftest import in_tenant
 from helpers_marketing import add_contact, add_order, tagged
-from sqlalchemy import event, func, select
+from helpers_sql import counted
+from sqlalchemy import func, select
 
-from crm_platform.extensions import db
 from crm_platform.schedules import enqueue_due_schedules
 from crm_platform.sdk import utcnow
 from crm_platform.testing import run_jobs
@@ -96,19 +96,8 @@ def test_a_segment_count_is_one_sql_statement(app, shop) -> None:
             },
         ],
     }
-    with in_tenant(app, shop):
-        checked = clean_definition(definition)
-        statements: list[str] = []
-
-        def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            statements.append(statement)
-
-        engine = db.session.get_bind()
-        event.listen(engine, "before_cursor_execute", seen)
-        try:
-            assert count_members(checked) == 1
-        finally:
-            event.remove(engine, "before_cursor_execute", seen)
+    with in_tenant(app, shop), counted(app) as statements:
+        assert count_members(clean_definition(definition)) == 1
     counts = [s for s in statements if "count(" in s.lower()]
     assert len(counts) == 1, statements
     assert "orders" in counts[0] and "contacts" in counts[0]  # filtered in SQL, not Python

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from conftest import in_tenant
 from helpers_sfa import deal, get_deal, stages
+from helpers_sql import counted
 from helpers_web import csrf, field_error, flashes, post_form
 from sqlalchemy import select
 
@@ -219,27 +218,6 @@ def test_create_and_edit_a_deal_with_the_form(app: Any, owner: Any, acme: Any) -
 
 
 # --------------------------------------------------------------------------- at scale
-
-
-@contextmanager
-def counted(app: Any) -> Iterator[list[str]]:
-    """The SQL statements run inside the block (on the app's engine)."""
-    from sqlalchemy import event
-
-    from crm_platform.extensions import db
-
-    with app.app_context():
-        engine = db.engine
-    statements: list[str] = []
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
 
 
 def _cards_in(html: str) -> list[str]:
