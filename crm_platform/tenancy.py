@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, has_app_context
+from psycopg.pq import ExecStatus, TransactionStatus
 from sqlalchemy import (
     DateTime,
     ForeignKey,
@@ -219,12 +221,52 @@ _SET_RLS = text("select set_config('app.tenant_id', :t, true), set_config('app.u
 _RLS_APPLIED = "crm_rls_applied"
 
 
-def _apply_rls(connection: Connection, session: Session | None = None) -> None:
+def _apply_rls(
+    connection: Connection, session: Session | None = None, *, beginning: bool = False
+) -> None:
     if connection.dialect.name == "postgresql":
         params = _rls_params()
-        connection.execute(_SET_RLS, params)
+        if not (beginning and _begin_with_rls(connection, params)):
+            connection.execute(_SET_RLS, params)
         if session is not None:
             session.info[_RLS_APPLIED] = params
+
+
+#: What a tenant or user id looks like as text (a UUID, or empty): safe inside quotes.
+_ID_TEXT = re.compile(r"[0-9a-fA-F-]{0,36}")
+
+
+def _begin_with_rls(connection: Connection, params: dict[str, str]) -> bool:
+    """Start the driver's transaction and set the RLS values in one round trip (psycopg).
+
+    psycopg would send ``BEGIN`` on its own before the first statement, then the settings:
+    two waits for the database on every request. When the driver's connection is idle in
+    plain transactional mode (no autocommit, isolation level, read-only or deferrable
+    option, which psycopg's own ``BEGIN`` would carry), both go as one simple query; psycopg
+    then sees the open transaction and sends no ``BEGIN`` of its own. Returns False (the
+    caller sets the values the ordinary way) when that does not hold or the query failed.
+    """
+    raw = connection.connection.driver_connection
+    pgconn = getattr(raw, "pgconn", None)
+    if (
+        pgconn is None
+        or raw.autocommit
+        or raw.isolation_level is not None
+        or raw.read_only is not None
+        or raw.deferrable is not None
+        or pgconn.transaction_status != TransactionStatus.IDLE
+        or not all(_ID_TEXT.fullmatch(v) for v in params.values())
+    ):
+        return False
+    sql = (
+        f"BEGIN; SELECT set_config('app.tenant_id', '{params['t']}', true), "
+        f"set_config('app.user_id', '{params['u']}', true)"
+    )
+    with raw.lock:
+        result = pgconn.exec_(sql.encode())
+    # On any failure (a lost connection, say) the caller's ordinary statement runs and fails
+    # through SQLAlchemy, which invalidates the connection and reports the error as usual.
+    return result.status == ExecStatus.TUPLES_OK
 
 
 def _apply_rls_to_open_transaction() -> None:
@@ -242,7 +284,7 @@ def _apply_rls_to_open_transaction() -> None:
 @event.listens_for(Session, "after_begin")
 def _after_begin(session: Session, transaction: Any, connection: Connection) -> None:
     if not session.info.get(PROVIDER_SESSION):
-        _apply_rls(connection, session)
+        _apply_rls(connection, session, beginning=True)
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -294,3 +294,41 @@ def test_memberships_of_other_users_stay_hidden(app: Any, tenants: dict, factory
         seen = memberships_of_user(owner_a)
         assert [t.slug for _, t in seen] == ["tenant-a"]
         assert all(isinstance(m, Membership) for m, _ in seen)
+
+
+@pytest.mark.postgres
+def test_the_transaction_begins_with_the_tenant_in_one_round_trip(app: Any, tenants: dict) -> None:
+    """BEGIN and the RLS settings travel together; psycopg then sends no BEGIN of its own."""
+    import psycopg
+
+    sent: list[bytes] = []
+    original = psycopg.Connection._exec_command
+
+    def exec_command(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(bytes(command) if not isinstance(command, bytes) else command)
+        return original(self, command, *args, **kwargs)
+
+    psycopg.Connection._exec_command = exec_command  # type: ignore[method-assign]
+    try:
+        with in_tenant(app, tenants["a"]) as session:
+            assert _raw_names(session) == ["Account of A"]
+            setting = session.execute(text("select current_setting('app.tenant_id')")).scalar()
+            assert setting == str(tenants["a"].id)
+            session.rollback()
+            # The next transaction of the same connection gets the values again.
+            assert _raw_names(session) == ["Account of A"]
+    finally:
+        psycopg.Connection._exec_command = original  # type: ignore[method-assign]
+    assert b"BEGIN" not in [c.strip().upper() for c in sent]
+
+
+@pytest.mark.postgres
+def test_a_transaction_with_its_own_isolation_level_still_gets_the_tenant(
+    app: Any, tenants: dict
+) -> None:
+    """A connection with options for psycopg's own BEGIN sets the values the ordinary way."""
+    with in_tenant(app, tenants["b"]) as session:
+        session.connection(execution_options={"isolation_level": "SERIALIZABLE"})
+        level = session.execute(text("show transaction_isolation")).scalar()
+        assert level == "serializable"
+        assert _raw_names(session) == ["Account of B"]
