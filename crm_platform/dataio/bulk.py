@@ -2,7 +2,8 @@
 
 :class:`BulkWriter` inserts the rows of a chunk while the importer checks the next one. On
 PostgreSQL each write is a ``COPY`` into a temporary table (``ON COMMIT DROP``) followed by one
-``INSERT ... SELECT`` into the real table, run on the session's own connection (so inside the
+``INSERT ... SELECT`` into the real table (binary ``COPY`` where :func:`copy_types` covers the
+columns), run on the session's own connection (so inside the
 import's transaction) by one background thread: the database inserts a chunk while Python
 validates the next. Row-level security still checks every row (``WITH CHECK``; a temporary
 table has no tenant data of its own), and so do foreign keys and unique indexes. ``COPY`` is
@@ -26,7 +27,21 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, insert, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Uuid,
+    insert,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from ..extensions import db
@@ -187,6 +202,44 @@ class BulkWriter:
 _encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
+def copy_types(table: Table, columns: Sequence[str]) -> list[str] | None:
+    """psycopg's type names for a binary ``COPY`` of ``columns``, or ``None`` when a column's
+    type is not one of those below (the text format then serves).
+
+    Binary is about half the work of text on both sides (a UUID is 16 bytes rather than 36
+    characters to format and parse again). The cells must be of the Python types the names
+    take: ``uuid.UUID``, ``str``, ``datetime``, ``date``, ``int``, ``bool``, ``None``. A
+    ``json`` column takes its JSON text (its binary form is the text); ``jsonb`` is not
+    covered.
+    """
+    out = []
+    for name in columns:
+        kind = table.columns[name].type
+        if isinstance(kind, JSONB):
+            return None
+        if isinstance(kind, JSON):
+            out.append("text")
+        elif isinstance(kind, DateTime):
+            out.append("timestamptz" if kind.timezone else "timestamp")
+        elif isinstance(kind, Uuid):
+            out.append("uuid")
+        elif isinstance(kind, String):  # Text and Enum too
+            out.append("text")
+        elif isinstance(kind, Date):
+            out.append("date")
+        elif isinstance(kind, Boolean):
+            out.append("bool")
+        elif isinstance(kind, BigInteger):
+            out.append("int8")
+        elif isinstance(kind, SmallInteger):
+            out.append("int2")
+        elif isinstance(kind, Integer):
+            out.append("int4")
+        else:
+            return None
+    return out
+
+
 def _copy(connection: Any, batches: list[Batch]) -> None:
     with connection.cursor() as cursor:
         for table, columns, rows in batches:
@@ -195,7 +248,11 @@ def _copy(connection: Any, batches: list[Batch]) -> None:
                 f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {table.name}) ON COMMIT DROP"
             )
             names = ", ".join(columns)
-            with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+            types = copy_types(table, columns)
+            binary = " (FORMAT BINARY)" if types else ""
+            with cursor.copy(f"COPY {staging} ({names}) FROM STDIN{binary}") as copy:
+                if types:
+                    copy.set_types(types)
                 for row in rows:
                     copy.write_row(row)
             cursor.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {staging}")
