@@ -92,6 +92,8 @@ class BulkWriter:
         self._read_session: Session | None = None
         #: Whether :meth:`read`'s session plans its lookups once (see prefer_generic_plans).
         self.generic_plans = False
+        #: Staging tables made in this transaction (they go at its end: ``ON COMMIT DROP``).
+        self._staging: set[str] = set()
 
     def json(self, value: Any) -> Any:
         """A value of a JSON column as :meth:`write` takes it (JSON text for ``COPY``)."""
@@ -116,7 +118,7 @@ class BulkWriter:
         if self._last_write is not None:
             self._last_write.result()
         connection = db.session.connection().connection.dbapi_connection
-        self._last_write = self._submit(_copy, connection, list(batches))
+        self._last_write = self._submit(_copy, connection, list(batches), self._staging)
 
     def query(self, run: Callable[[], T]) -> Future[T]:
         """``run()`` (a query of the session) once the queued writes are done.
@@ -240,13 +242,22 @@ def copy_types(table: Table, columns: Sequence[str]) -> list[str] | None:
     return out
 
 
-def _copy(connection: Any, batches: list[Batch]) -> None:
+def _copy(connection: Any, batches: list[Batch], made: set[str]) -> None:
+    """Write ``batches`` through staging tables (``made``: those this transaction has).
+
+    Each wait for the database costs this thread a turn at the GIL too (the checking thread
+    holds it meanwhile), so there are as few as can be: the staging table is made once, and
+    it is emptied in the same round trip as the insert that reads it.
+    """
     with connection.cursor() as cursor:
         for table, columns, rows in batches:
             staging = f"crm_bulk_{table.name}"
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {table.name}) ON COMMIT DROP"
-            )
+            if staging not in made:
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {table.name}) "
+                    "ON COMMIT DROP"
+                )
+                made.add(staging)
             names = ", ".join(columns)
             types = copy_types(table, columns)
             binary = " (FORMAT BINARY)" if types else ""
@@ -255,5 +266,7 @@ def _copy(connection: Any, batches: list[Batch]) -> None:
                     copy.set_types(types)
                 for row in rows:
                     copy.write_row(row)
-            cursor.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {staging}")
-            cursor.execute(f"TRUNCATE {staging}")
+            cursor.execute(
+                f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {staging}; "
+                f"TRUNCATE {staging}"
+            )

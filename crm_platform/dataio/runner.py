@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,6 +79,22 @@ def cycle_collection_paused() -> Iterator[None]:
             gc.enable()
 
 
+@contextmanager
+def prompt_thread_switches(seconds: float = 0.0005) -> Iterator[None]:
+    """Hand the GIL over after ``seconds`` (not Python's 5 ms) inside the block.
+
+    The writer thread waits for the database several times a chunk, and after each wait it
+    needs the GIL back from the thread checking the next chunk, which by default keeps it up
+    to 5 ms: at 50 chunks, about a second of the database's time lost on the critical path.
+    """
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
 def execute(imp: ImportJob) -> Outcome:
     """Import every row of ``imp`` in the current transaction (the caller commits)."""
     target = import_targets().get(imp.target)
@@ -105,7 +122,7 @@ def execute(imp: ImportJob) -> Outcome:
         set_progress(min(done, max(total, done)), max(total, done), _progress_message(done, total))
 
     try:
-        with frozen_heap(), cycle_collection_paused():
+        with frozen_heap(), cycle_collection_paused(), prompt_thread_switches():
             outcome = run_rows(
                 sheet.rows,
                 headers=sheet.headers,
