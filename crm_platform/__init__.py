@@ -13,7 +13,8 @@ from sqlalchemy.engine import Engine
 from . import migrations_support  # noqa: F401 - plugin revision folders
 from .config import load_config
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
-from .routing import LazyBuilderRule
+from .parsed_rules import ParsedRule
+from .template_code import TEMPLATE_CODE
 
 __all__ = ["create_app"]
 
@@ -53,7 +54,9 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 def create_app(config: dict[str, Any] | None = None, plugins: list[Any] | None = None) -> Flask:
     """Build the app from the environment, ``config`` overrides and optional extra plugins."""
     app = Flask(__name__, instance_path=os.environ.get("CRM_INSTANCE_PATH") or None)
-    app.url_rule_class = LazyBuilderRule
+    app.url_rule_class = ParsedRule  # lazy URL builders, rule strings parsed once a process
+    # Templates compile once per process, not once per app (see template_code.py).
+    app.jinja_options = {**app.jinja_options, "bytecode_cache": TEMPLATE_CODE}
     app.config.update(load_config(app.instance_path, config))
     os.makedirs(app.instance_path, exist_ok=True)
     hops = int(app.config.get("PROXY_HOPS") or 0)
