@@ -129,7 +129,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     server = p.add_argument_group("server")
     cores = os.cpu_count() or 2
     server.add_argument("--workers", type=int, default=cores, help="gunicorn workers")
-    server.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    server.add_argument("--threads", type=int, default=2, help="threads per gthread worker")
     server.add_argument("--worker-class", default="gthread", help="gthread or sync")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--results", default=None, help="directory of the JSON results")
