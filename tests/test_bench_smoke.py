@@ -61,7 +61,7 @@ def test_load_benchmark_runs_at_a_tiny_scale(tmp_path: Path, redis_url: str) -> 
     assert results["server"] == {
         "workers": 2,
         "worker_class": "gthread",
-        "threads": 4,
+        "threads": 2,
         "connections": 4,
         "generator": "wrk",
     }
