@@ -5,18 +5,10 @@ PY := $(VENV)/bin/python
 CRM := $(VENV)/bin/crm
 # Three workers on two cores: many tests wait on a browser, a subprocess or a server.
 PYTEST_WORKERS ?= 3
-# The SQLite run (the embedded default's database) repeats the core's tests (every top-level
-# test file, records, provider console; the cross-tenant sweep of every plugin's URL rules is
-# among them) and the plugins whose SQL differs by database (analytics, marketing, the
-# service desk's reports and knowledge base, the Sales board, forecast and planning).
-# Browser journeys, the embedded run, the Tryton connector's tests and those marked ``once``
-# run once (in the first run). pytest-xdist hands tests out by work stealing, so one slow
-# file does not hold up the end.
-SQLITE_PATHS = tests/test_*.py tests/records tests/provider tests/analytics tests/marketing \
-  tests/service/test_reports.py tests/service/test_views.py tests/service/test_api.py \
-  tests/service/test_cross_tenant.py tests/sfa/test_board.py tests/sfa/test_forecast.py \
-  tests/sfa/test_territories.py tests/sfa/test_agenda.py tests/sfa/test_cross_tenant.py \
-  $(EXAMPLE_PLUGIN)/tests
+# The SQLite run (the embedded default's database) repeats the whole suite but what does not
+# depend on the database: browser journeys, the embedded run, the Tryton connector's tests and
+# those marked ``once`` run in the first run only; ``postgres`` tests need row-level security.
+# pytest-xdist hands tests out by work stealing, so one slow file does not hold up the end.
 SQLITE_SKIP := not postgres and not browser and not embedded and not tryton and not once
 
 .PHONY: install run test lint format clean translations
@@ -37,13 +29,11 @@ run: install
 	$(CRM) demo
 	$(CRM) serve
 
-## Lint, then the whole suite on PostgreSQL + Redis (when they answer), and again on SQLite
-## the core and the plugins whose SQL depends on the database.
+## Lint, then the whole suite on PostgreSQL + Redis (when they answer), and again on SQLite.
 test: install lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=15
 	CRM_TEST_DB=sqlite $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -m "$(SQLITE_SKIP)" \
-	  --durations=15 \
-	  $(SQLITE_PATHS)
+	  --durations=15
 
 lint: install
 	$(VENV)/bin/ruff check .
