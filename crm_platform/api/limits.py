@@ -1,4 +1,5 @@
-"""Per-key rate limits of the API: fixed windows counted in Redis, one round trip a request.
+"""Per-key rate limits of the API: fixed windows counted in Redis (``throttle.hit_windows``),
+one round trip a request.
 
 :func:`api_rate_limit` is the one place that says how many requests a key may make: the
 tenant's plan (``crm_tenant_policy``), else the platform default. Buckets are per tenant and
@@ -7,7 +8,6 @@ key. While Redis is away the limits fail open (``RATELIMIT_SWALLOW_ERRORS``, log
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from typing import Any
@@ -16,16 +16,8 @@ from flask import current_app, g
 from limits import parse_many
 
 from ..policy import tenant_policy
-from ..redis_conn import get_redis
+from ..throttle import hit_windows
 from .errors import ApiError
-
-log = logging.getLogger(__name__)
-#: Count one hit of a window (KEYS[1], ARGV[1] seconds long): its count and seconds left.
-_HIT = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return {n, redis.call('TTL', KEYS[1])}
-"""
 
 DEFAULT_RATE_LIMIT = "600 per minute"
 
@@ -41,24 +33,6 @@ def api_rate_limit() -> str:
     return planned or current_app.config.get("API_RATELIMIT") or DEFAULT_RATE_LIMIT
 
 
-def _hits(keys: list[tuple[str, int]]) -> list[tuple[int, int]] | None:
-    """Count one hit in each ``(key, window seconds)``; ``None`` when Redis is away."""
-    try:
-        redis = get_redis()
-        script = current_app.extensions.get("crm_rate_hit")
-        if script is None:
-            script = current_app.extensions["crm_rate_hit"] = redis.register_script(_HIT)
-        pipe = redis.pipeline(transaction=False)
-        for key, seconds in keys:
-            script(keys=[key], args=[seconds], client=pipe)
-        return [(int(n), int(ttl)) for n, ttl in pipe.execute()]
-    except Exception:
-        if not current_app.config.get("RATELIMIT_SWALLOW_ERRORS", True):
-            raise
-        log.warning("API rate limits not counted: Redis is away", exc_info=True)
-        return None
-
-
 def check_rate_limit(tenant_id: Any, key_id: Any) -> None:
     """Count one request of a key; raise a 429 :class:`ApiError` with Retry-After when over."""
     if not current_app.config.get("RATELIMIT_ENABLED", True):
@@ -69,7 +43,7 @@ def check_rate_limit(tenant_id: Any, key_id: Any) -> None:
         (item.key_for(prefix, "api", str(tenant_id), str(key_id)), item.get_expiry())
         for item in items
     ]
-    counted = _hits(keys)
+    counted = hit_windows(keys)
     if counted is None:
         return
     now = time.time()
