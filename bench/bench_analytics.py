@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,10 +35,13 @@ from common import (
     BenchDatabase,
     Stopwatch,
     console,
+    print_phases,
     print_table,
+    rounded_phases,
+    run_timed,
+    save_results,
     summary,
     timed_calls,
-    write_results,
 )
 from sqlalchemy import create_engine
 
@@ -218,21 +219,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for r in results
         ],
     )
-    print_table("Phases", ["phase", "seconds"], [[k, round(v, 1)] for k, v in phases.items()])
+    print_phases(phases)
     payload = {
         "options": vars(args),
         "deals": counts,
         "load_average": load,
         "reports": results,
-        "phases_s": {k: round(v, 2) for k, v in phases.items()},
+        "phases_s": rounded_phases(phases),
         "targets": {"p95_ms": TARGET_MS},
     }
-    path = write_results(args.name, payload, Path(args.results) if args.results else None)
-    console.print(f"results written to {path}")
+    save_results(args, payload)
     return payload
 
 
 if __name__ == "__main__":
-    started = time.perf_counter()
-    main()
-    console.print(f"total {time.perf_counter() - started:.0f} s")
+    run_timed(main)

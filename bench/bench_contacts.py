@@ -42,10 +42,14 @@ from common import (
     backend_cpu_seconds,
     console,
     load_average,
+    print_phases,
     print_table,
+    rounded_phases,
+    run_timed,
+    save_results,
+    set_tenant,
     summary,
     timed_calls,
-    write_results,
 )
 from sqlalchemy import create_engine, func, select, text
 
@@ -244,10 +248,6 @@ def _unlimited_plan(app: Any, tenant: Any) -> None:
         raise SystemExit(f"{command}: {result.output} {result.exception!r}")
 
 
-def _rls(conn: Any, tenant_id: Any) -> None:
-    conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(tenant_id)})
-
-
 ACCOUNTS_SQL = """
 insert into accounts (tenant_id, id, name, name_key, lifecycle_stage, industry, region, tags,
                       custom, owner_id, created_at, updated_at)
@@ -313,7 +313,7 @@ from ins cross join lateral json_array_elements_text(ins.tags) as t(tag)
 def bulk_accounts(engine: Any, world: World) -> None:
     """The measured tenant's accounts (set-up)."""
     with engine.begin() as conn:
-        _rls(conn, world.tenant.id)
+        set_tenant(conn, world.tenant.id)
         rows = conn.execute(
             text(ACCOUNTS_SQL),
             {
@@ -350,7 +350,7 @@ def bulk_contacts(
     step = 100_000
     for first in range(start, start + count, step):
         with engine.begin() as conn:
-            _rls(conn, tenant_id)
+            set_tenant(conn, tenant_id)
             last = min(first + step, start + count) - 1
             conn.execute(text(CONTACTS_SQL), {**params, "start": first, "stop": last})
 
@@ -685,7 +685,7 @@ def measure_api(app: Any, world: World, token: str, s: Samples, reps: int) -> li
 def count_contacts(engine: Any, tenant_id: Any) -> int:
     """Contacts of one tenant (as the owner, under RLS)."""
     with engine.begin() as conn:
-        _rls(conn, tenant_id)
+        set_tenant(conn, tenant_id)
         return conn.execute(text("select count(*) from contacts")).scalar_one()
 
 
@@ -727,17 +727,15 @@ def print_import(outcome: dict[str, Any]) -> None:
 def _import_only(args: argparse.Namespace, outcome: dict[str, Any], phases: dict) -> dict:
     """``--import-only``: print and write the import's figures (no API phase)."""
     print_import(outcome)
-    print_table("Phases", ["phase", "seconds"], [[k, round(v, 1)] for k, v in phases.items()])
+    print_phases(phases)
     payload = {
         "options": vars(args),
         "import": outcome,
-        "phases_s": {k: round(v, 2) for k, v in phases.items()},
+        "phases_s": rounded_phases(phases),
         "targets": {"import_rows_per_s": TARGET_ROWS_PER_S},
     }
-    from pathlib import Path
 
-    path = write_results(args.name, payload, Path(args.results) if args.results else None)
-    console.print(f"results written to {path}")
+    save_results(args, payload)
     return payload
 
 
@@ -814,7 +812,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for r in api
         ],
     )
-    print_table("Phases", ["phase", "seconds"], [[k, round(v, 1)] for k, v in phases.items()])
+    print_phases(phases)
     payload = {
         "options": vars(args),
         "tenant_contacts": big,
@@ -822,17 +820,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "other_contacts": others,
         "import": outcome,
         "api": api,
-        "phases_s": {k: round(v, 2) for k, v in phases.items()},
+        "phases_s": rounded_phases(phases),
         "targets": {"import_rows_per_s": TARGET_ROWS_PER_S, "p95_ms": TARGET_P95_MS},
     }
-    from pathlib import Path
 
-    path = write_results(args.name, payload, Path(args.results) if args.results else None)
-    console.print(f"results written to {path}")
+    save_results(args, payload)
     return payload
 
 
 if __name__ == "__main__":
-    started = time.perf_counter()
-    main()
-    console.print(f"total {time.perf_counter() - started:.0f} s")
+    run_timed(main)

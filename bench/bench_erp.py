@@ -25,13 +25,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 import uuid
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from common import BenchDatabase, Stopwatch, console, print_table, write_results
+from common import (
+    BenchDatabase,
+    Stopwatch,
+    console,
+    print_phases,
+    print_table,
+    rounded_phases,
+    run_timed,
+    save_results,
+)
 from sqlalchemy import create_engine, text
 
 UNLIMITED_PLAN = "enterprise"
@@ -262,7 +269,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ],
     )
     print_table("Rows in the tenant", ["table", "rows"], [[k, v] for k, v in rows.items()])
-    print_table("Phases", ["phase", "seconds"], [[k, round(v, 1)] for k, v in phases.items()])
+    print_phases(phases)
     payload = {
         "options": vars(args),
         "load_average": load,
@@ -270,15 +277,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "incremental_sync": incremental,
         "full_reread": reread,
         "rows": rows,
-        "phases_s": {k: round(v, 2) for k, v in phases.items()},
+        "phases_s": rounded_phases(phases),
         "targets": {"first_sync_s": TARGET_FIRST_S, "incremental_sync_s": TARGET_INCREMENTAL_S},
     }
-    path = write_results(args.name, payload, Path(args.results) if args.results else None)
-    console.print(f"results written to {path}")
+    save_results(args, payload)
     return payload
 
 
 if __name__ == "__main__":
-    started = time.perf_counter()
-    main()
-    console.print(f"total {time.perf_counter() - started:.0f} s")
+    run_timed(main)

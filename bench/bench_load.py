@@ -41,7 +41,6 @@ import os
 import random
 import shutil
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -63,8 +62,12 @@ from common import (
     console,
     load_average,
     pg_url,
+    print_phases,
     print_table,
-    write_results,
+    rounded_phases,
+    run_timed,
+    save_results,
+    set_tenant,
 )
 from load import Request, RunResult
 from load.memory import RssSampler, cpu_seconds, growth
@@ -175,7 +178,7 @@ def build(bench_db: BenchDatabase, args: argparse.Namespace) -> dict[str, float]
             for other in world.others:
                 bench_contacts.bulk_contacts(owner, other.id, 1, args.other_contacts)
                 with owner.begin() as conn:
-                    bench_contacts._rls(conn, other.id)
+                    set_tenant(conn, other.id)
                     params = {"tid": other.id, "count": args.other_accounts}
                     conn.execute(text(OTHER_ACCOUNTS_SQL), {**params, "owner": sales[other.id][0]})
             console.print(f"other tenants done; {args.contacts:,} contacts for the big one")
@@ -247,7 +250,7 @@ def bulk_deals(engine: Any, tenant_id: Any, sales: tuple[Any, dict[str, Any]], c
     for closed, total in ((False, open_count), (True, count - open_count)):
         for first in range(1, total + 1, step):
             with engine.begin() as conn:
-                bench_contacts._rls(conn, tenant_id)
+                set_tenant(conn, tenant_id)
                 last = min(first + step, total + 1) - 1
                 conn.execute(
                     text(bench_sfa.DEALS_SQL),
@@ -672,7 +675,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         },
         "runs": runs,
         "memory": memory,
-        "phases_s": {k: round(v, 2) for k, v in phases.items()},
+        "phases_s": rounded_phases(phases),
         "targets": {
             "read_rps": TARGET_RPS,
             "read_p99_ms": TARGET_P99_MS,
@@ -680,8 +683,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "soak_growth_pct": TARGET_GROWTH_PCT,
         },
     }
-    path = write_results(args.name, payload, Path(args.results) if args.results else None)
-    console.print(f"results written to {path}")
+    save_results(args, payload)
     return payload
 
 
@@ -801,7 +803,7 @@ def report(
             for k, s in shares.items()
         ],
     )
-    print_table("Phases", ["phase", "seconds"], [[k, round(v, 1)] for k, v in phases.items()])
+    print_phases(phases)
 
 
 def _result_fields(r: dict[str, Any]) -> dict[str, Any]:
@@ -814,6 +816,4 @@ def _result_fields(r: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    started = time.perf_counter()
-    main()
-    console.print(f"total {time.perf_counter() - started:.0f} s")
+    run_timed(main)

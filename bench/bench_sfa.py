@@ -33,7 +33,6 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -42,10 +41,14 @@ from common import (
     BenchDatabase,
     Stopwatch,
     console,
+    print_phases,
     print_table,
+    rounded_phases,
+    run_timed,
+    save_results,
+    set_tenant,
     summary,
     timed_calls,
-    write_results,
 )
 from sqlalchemy import create_engine, text
 
@@ -181,10 +184,6 @@ def _unlimited_plan(app: Any, tenant: Any) -> None:
         raise SystemExit(f"change-plan: {result.output} {result.exception!r}")
 
 
-def _rls(conn: Any, tenant_id: Any) -> None:
-    conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(tenant_id)})
-
-
 ACCOUNTS_SQL = """
 insert into accounts (tenant_id, id, name, name_key, lifecycle_stage, industry, region, tags,
                       custom, owner_id, created_at, updated_at)
@@ -234,7 +233,7 @@ from src
 def bulk(engine: Any, world: World, open_count: int, closed_count: int) -> None:
     """Accounts, then open and closed deals (set-up), then fresh statistics."""
     with engine.begin() as conn:
-        _rls(conn, world.tenant.id)
+        set_tenant(conn, world.tenant.id)
         conn.execute(
             text(ACCOUNTS_SQL),
             {
@@ -257,7 +256,7 @@ def bulk(engine: Any, world: World, open_count: int, closed_count: int) -> None:
     for closed, total in ((False, open_count), (True, closed_count)):
         for first in range(1, total + 1, step):
             with engine.begin() as conn:
-                _rls(conn, world.tenant.id)
+                set_tenant(conn, world.tenant.id)
                 last = min(first + step, total + 1) - 1
                 conn.execute(
                     text(DEALS_SQL), {**common, "closed": closed, "start": first, "stop": last}
@@ -270,7 +269,7 @@ def bulk(engine: Any, world: World, open_count: int, closed_count: int) -> None:
 def count_deals(engine: Any, tenant_id: Any) -> dict[str, int]:
     """Deals of the tenant by status."""
     with engine.begin() as conn:
-        _rls(conn, tenant_id)
+        set_tenant(conn, tenant_id)
         rows = conn.execute(text("select status, count(*) from sfa_deals group by status"))
         return {status: count for status, count in rows}
 
@@ -510,21 +509,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for r in results
         ],
     )
-    print_table("Phases", ["phase", "seconds"], [[k, round(v, 1)] for k, v in phases.items()])
+    print_phases(phases)
     payload = {
         "options": vars(args),
         "deals": counts,
         "load_average": load,
         "pages": results,
-        "phases_s": {k: round(v, 2) for k, v in phases.items()},
+        "phases_s": rounded_phases(phases),
         "targets": {"p95_ms": TARGET_P95_MS},
     }
-    path = write_results(args.name, payload, Path(args.results) if args.results else None)
-    console.print(f"results written to {path}")
+    save_results(args, payload)
     return payload
 
 
 if __name__ == "__main__":
-    started = time.perf_counter()
-    main()
-    console.print(f"total {time.perf_counter() - started:.0f} s")
+    run_timed(main)

@@ -265,3 +265,33 @@ def write_results(name: str, payload: dict[str, Any], directory: Path | None = N
     body = {"benchmark": name, "machine": machine(), **payload}
     path.write_text(json.dumps(body, indent=2, default=str) + "\n")
     return path
+
+
+def save_results(args: Any, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` as the run's results (``args.name``, ``args.results``: each script's
+    ``--name`` and ``--results`` options) and say where; returns the path."""
+    path = write_results(args.name, payload, Path(args.results) if args.results else None)
+    console.print(f"results written to {path}")
+    return path
+
+
+def print_phases(phases: dict[str, float]) -> None:
+    """The table of a run's phases and their seconds."""
+    print_table("Phases", ["phase", "seconds"], [[k, round(v, 1)] for k, v in phases.items()])
+
+
+def rounded_phases(phases: dict[str, float]) -> dict[str, float]:
+    """The phases' seconds as the results file keeps them."""
+    return {k: round(v, 2) for k, v in phases.items()}
+
+
+def run_timed(main: Callable[[], Any]) -> None:
+    """Run a script's ``main()`` and print how long the whole run took."""
+    started = time.perf_counter()
+    main()
+    console.print(f"total {time.perf_counter() - started:.0f} s")
+
+
+def set_tenant(conn: Any, tenant_id: Any) -> None:
+    """Row-level security's tenant for the rest of ``conn``'s transaction (bulk set-up SQL)."""
+    conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(tenant_id)})
