@@ -1,7 +1,7 @@
 """Rate limits counted in Redis: the one fixed-window counter of the app (re-exported by
 ``crm_platform.sdk``).
 
-:func:`hit_windows` counts one hit in each of several windows in one round trip (a Lua
+:func:`hit_limits` counts one hit in each of several windows in one round trip (a Lua
 script per window, pipelined); the API's per-key limits (``crm_platform.api.limits``) and
 :func:`over_rate_limit` both count with it. While Redis is away the limits fail open
 (``RATELIMIT_SWALLOW_ERRORS``, the default; logged), as the sign-in limits do.
@@ -16,9 +16,10 @@ Redis and under the same ``RATELIMIT_KEY_PREFIX`` as the sign-in limits;
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from flask import current_app
-from limits import parse_many
+from limits import RateLimitItem, parse_many
 
 from .redis_conn import get_redis
 from .tenancy import current_tenant
@@ -33,23 +34,27 @@ return {n, redis.call('TTL', KEYS[1])}
 """
 
 
-def hit_windows(windows: list[tuple[str, int]]) -> list[tuple[int, int]] | None:
-    """Count one hit in each ``(key, window seconds)``: ``(hits so far, seconds left)`` each,
-    in one round trip to Redis; ``None`` when Redis is away and the limits fail open."""
+def hit_limits(
+    items: Sequence[RateLimitItem], *identifiers: str
+) -> list[tuple[RateLimitItem, int, int]] | None:
+    """Count one hit in the window of each of ``items`` for the bucket ``identifiers`` name, in
+    one round trip to Redis: ``(item, hits so far, seconds left)`` each; ``None`` when Redis is
+    away and the limits fail open."""
     try:
         redis = get_redis()
         script = current_app.extensions.get("crm_rate_hit")
         if script is None:
             script = current_app.extensions["crm_rate_hit"] = redis.register_script(_HIT)
         pipe = redis.pipeline(transaction=False)
-        for key, seconds in windows:
-            script(keys=[key], args=[seconds], client=pipe)
-        return [(int(n), int(ttl)) for n, ttl in pipe.execute()]
+        for item in items:
+            script(keys=[item.key_for(*identifiers)], args=[item.get_expiry()], client=pipe)
+        counted = pipe.execute()
     except Exception:
         if not current_app.config.get("RATELIMIT_SWALLOW_ERRORS", True):
             raise
         log.warning("rate limits not counted: Redis is away", exc_info=True)
         return None
+    return [(item, int(n), int(ttl)) for item, (n, ttl) in zip(items, counted, strict=True)]
 
 
 def over_rate_limit(limit: str, *identifiers: str) -> int | None:
@@ -64,11 +69,8 @@ def over_rate_limit(limit: str, *identifiers: str) -> int | None:
     tenant = current_tenant()
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "crm-rl")
     keys = (prefix, "throttle", str(tenant.id) if tenant else "-", *identifiers)
-    items = parse_many(limit)
-    counted = hit_windows([(item.key_for(*keys), item.get_expiry()) for item in items])
+    counted = hit_limits(parse_many(limit), *keys)
     if counted is None:
         return None
-    waits = [
-        max(1, ttl) for item, (hits, ttl) in zip(items, counted, strict=True) if hits > item.amount
-    ]
+    waits = [max(1, ttl) for item, hits, ttl in counted if hits > item.amount]
     return max(waits) if waits else None

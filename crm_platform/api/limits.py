@@ -1,4 +1,4 @@
-"""Per-key rate limits of the API: fixed windows counted in Redis (``throttle.hit_windows``),
+"""Per-key rate limits of the API: fixed windows counted in Redis (``throttle.hit_limits``),
 one round trip a request.
 
 :func:`api_rate_limit` is the one place that says how many requests a key may make: the
@@ -16,7 +16,7 @@ from flask import current_app, g
 from limits import parse_many
 
 from ..policy import tenant_policy
-from ..throttle import hit_windows
+from ..throttle import hit_limits
 from .errors import ApiError
 
 DEFAULT_RATE_LIMIT = "600 per minute"
@@ -38,21 +38,16 @@ def check_rate_limit(tenant_id: Any, key_id: Any) -> None:
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "crm-rl")
-    items = parse_many(api_rate_limit())
-    keys = [
-        (item.key_for(prefix, "api", str(tenant_id), str(key_id)), item.get_expiry())
-        for item in items
-    ]
-    counted = hit_windows(keys)
+    counted = hit_limits(parse_many(api_rate_limit()), prefix, "api", str(tenant_id), str(key_id))
     if counted is None:
         return
     now = time.time()
     tightest: tuple[int, int, float] | None = None
-    for item, (hits, ttl) in zip(items, counted, strict=True):
-        reset = now + max(ttl, 1)
+    for item, hits, ttl in counted:
+        retry = max(ttl, 1)
+        reset = now + retry
         remaining = item.amount - hits
         if remaining < 0:
-            retry = max(1, math.ceil(reset - now))
             raise ApiError(
                 429,
                 "rate_limited",
