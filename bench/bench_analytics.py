@@ -37,7 +37,6 @@ from common import (
     console,
     print_phases,
     print_table,
-    rounded_phases,
     run_timed,
     save_results,
     summary,
@@ -225,10 +224,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "deals": counts,
         "load_average": load,
         "reports": results,
-        "phases_s": rounded_phases(phases),
         "targets": {"p95_ms": TARGET_MS},
     }
-    save_results(args, payload)
+    save_results(args, payload, phases)
     return payload
 
 

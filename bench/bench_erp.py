@@ -35,7 +35,6 @@ from common import (
     console,
     print_phases,
     print_table,
-    rounded_phases,
     run_timed,
     save_results,
 )
@@ -277,10 +276,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "incremental_sync": incremental,
         "full_reread": reread,
         "rows": rows,
-        "phases_s": rounded_phases(phases),
         "targets": {"first_sync_s": TARGET_FIRST_S, "incremental_sync_s": TARGET_INCREMENTAL_S},
     }
-    save_results(args, payload)
+    save_results(args, payload, phases)
     return payload
 
 

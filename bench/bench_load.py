@@ -64,7 +64,6 @@ from common import (
     pg_url,
     print_phases,
     print_table,
-    rounded_phases,
     run_timed,
     save_results,
     set_tenant,
@@ -675,7 +674,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         },
         "runs": runs,
         "memory": memory,
-        "phases_s": rounded_phases(phases),
         "targets": {
             "read_rps": TARGET_RPS,
             "read_p99_ms": TARGET_P99_MS,
@@ -683,7 +681,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "soak_growth_pct": TARGET_GROWTH_PCT,
         },
     }
-    save_results(args, payload)
+    save_results(args, payload, phases)
     return payload
 
 

@@ -43,7 +43,6 @@ from common import (
     console,
     print_phases,
     print_table,
-    rounded_phases,
     run_timed,
     save_results,
     set_tenant,
@@ -515,10 +514,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "deals": counts,
         "load_average": load,
         "pages": results,
-        "phases_s": rounded_phases(phases),
         "targets": {"p95_ms": TARGET_P95_MS},
     }
-    save_results(args, payload)
+    save_results(args, payload, phases)
     return payload
 
 

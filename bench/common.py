@@ -267,10 +267,12 @@ def write_results(name: str, payload: dict[str, Any], directory: Path | None = N
     return path
 
 
-def save_results(args: Any, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` as the run's results (``args.name``, ``args.results``: each script's
-    ``--name`` and ``--results`` options) and say where; returns the path."""
-    path = write_results(args.name, payload, Path(args.results) if args.results else None)
+def save_results(args: Any, payload: dict[str, Any], phases: dict[str, float]) -> Path:
+    """Write ``payload`` and the run's ``phases`` (seconds, as ``phases_s``) as the run's
+    results (``args.name``, ``args.results``: each script's ``--name`` and ``--results``
+    options) and say where; returns the path."""
+    body = {**payload, "phases_s": {k: round(v, 2) for k, v in phases.items()}}
+    path = write_results(args.name, body, Path(args.results) if args.results else None)
     console.print(f"results written to {path}")
     return path
 
@@ -278,11 +280,6 @@ def save_results(args: Any, payload: dict[str, Any]) -> Path:
 def print_phases(phases: dict[str, float]) -> None:
     """The table of a run's phases and their seconds."""
     print_table("Phases", ["phase", "seconds"], [[k, round(v, 1)] for k, v in phases.items()])
-
-
-def rounded_phases(phases: dict[str, float]) -> dict[str, float]:
-    """The phases' seconds as the results file keeps them."""
-    return {k: round(v, 2) for k, v in phases.items()}
 
 
 def run_timed(main: Callable[[], Any]) -> None:
