@@ -95,12 +95,14 @@ def _epoch_keys(prefix: str, tenant_id: Any) -> list[str]:
 def epochs(tenant_id: Any) -> tuple[int, int] | None:
     """The (platform, tenant) epochs for this request (read once), or ``None`` without Redis."""
     settings = _settings()
-    if settings is None:
-        return None
+    return None if settings is None else _read_epochs(tenant_id, settings[1])
+
+
+def _read_epochs(tenant_id: Any, prefix: str) -> tuple[int, int] | None:
     memo = g.setdefault("crm_epochs", {})
     if tenant_id not in memo:
         try:
-            values = get_redis().mget(_epoch_keys(settings[1], tenant_id))
+            values = get_redis().mget(_epoch_keys(prefix, tenant_id))
         except Exception:  # Redis away: read everything afresh
             log.debug("tenant cache: no epochs", exc_info=True)
             memo[tenant_id] = None
@@ -115,7 +117,8 @@ def cached(tenant_id: Any, name: str, load: Callable[[], T]) -> T:
     ``name`` says what the value is and everything it depends on besides the tenant (e.g.
     ``"fields:contact"``). ``load`` runs in the caller's context (tenant, session).
     """
-    current = epochs(tenant_id)
+    settings = _settings()
+    current = None if settings is None else _read_epochs(tenant_id, settings[1])
     if current is None or _changing(tenant_id):
         return load()
     store = _store(current_app)
@@ -127,7 +130,7 @@ def cached(tenant_id: Any, name: str, load: Callable[[], T]) -> T:
     value = load()
     if len(store) >= MAX_ENTRIES:
         store.clear()
-    store[key] = (current, now + _settings()[0], value)  # type: ignore[index]
+    store[key] = (current, now + settings[0], value)  # type: ignore[index]
     return value
 
 
